@@ -86,7 +86,9 @@ def read_lesson(folder: Path) -> LessonSource:
     order = meta.get("order", int(match["order"]))
     if not isinstance(order, int):
         raise ContentError(path, "'order' must be a whole number")
-    exercise = read_exercise(folder / "exercise", slug=match["slug"]) if (folder / "exercise").exists() else None
+    exercise = (
+        read_exercise(folder / "exercise", slug=match["slug"]) if (folder / "exercise").exists() else None
+    )
     return LessonSource(
         slug=match["slug"],
         folder=folder,

@@ -38,7 +38,11 @@ def _highlight(code: str, lang: str, _attrs: str) -> str:
 
 @cache
 def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False, "highlight": _highlight}).enable("table").enable("strikethrough")
+    return (
+        MarkdownIt("commonmark", {"html": False, "highlight": _highlight})
+        .enable("table")
+        .enable("strikethrough")
+    )
 
 
 def render_markdown(text: str) -> str:

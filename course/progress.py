@@ -69,7 +69,11 @@ def continue_lesson(*, lessons: list[Lesson], progress: dict[int, LessonProgress
     if in_progress:
         return max(in_progress, key=lambda lesson: progress[lesson.pk].last_visit)
     return next(
-        (lesson for lesson in lessons if lesson.pk not in progress or progress[lesson.pk].status == "not_started"),
+        (
+            lesson
+            for lesson in lessons
+            if lesson.pk not in progress or progress[lesson.pk].status == "not_started"
+        ),
         None,
     )
 

@@ -23,7 +23,10 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "course/index.html",
-        {"rows": rows, "continue_lesson": continue_lesson(lessons=lessons, progress=progress) if progress else None},
+        {
+            "rows": rows,
+            "continue_lesson": continue_lesson(lessons=lessons, progress=progress) if progress else None,
+        },
     )
 
 

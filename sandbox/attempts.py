@@ -47,7 +47,9 @@ def submit_allowance(*, learner, exercise, now: datetime | None = None) -> Allow
     remaining = max(0, int(tokens))
     next_refill_at = None
     if remaining < capacity and refill:
-        next_refill_at = now + refill * (1 - (tokens - int(tokens))) if tokens >= 0 else now + refill * -tokens
+        next_refill_at = (
+            now + refill * (1 - (tokens - int(tokens))) if tokens >= 0 else now + refill * -tokens
+        )
     return Allowance(remaining=remaining, capacity=capacity, next_refill_at=next_refill_at)
 
 
@@ -57,5 +59,8 @@ def test_allowed(*, learner, exercise, now: datetime | None = None) -> tuple[boo
     if tests.filter(status__in=[Submission.Status.QUEUED, Submission.Status.RUNNING]).exists():
         return False, "A test run is still in progress; wait for its result."
     if tests.filter(created_at__gte=now - TEST_WINDOW).count() >= TEST_LIMIT:
-        return False, f"That's {TEST_LIMIT} test runs in {TEST_WINDOW.seconds // 60} minutes; take a breath and read the last result."
+        return (
+            False,
+            f"That's {TEST_LIMIT} test runs in {TEST_WINDOW.seconds // 60} minutes; take a breath and read the last result.",
+        )
     return True, ""

@@ -1,9 +1,9 @@
 """The trusted side of grading: run the cases in the jail, apply the checks, store the verdict.
 
-    grade(submission_id)
-      ├─ build_cases()       events seeded per learner; AWS state to seed
-      ├─ run_cases()         one runtime per submission; a fault discards it (next case starts cold)
-      └─ judge()             the checks, here in the worker: the jail never sees them
+grade(submission_id)
+  ├─ build_cases()       events seeded per learner; AWS state to seed
+  ├─ run_cases()         one runtime per submission; a fault discards it (next case starts cold)
+  └─ judge()             the checks, here in the worker: the jail never sees them
 """
 
 import logging
@@ -77,7 +77,9 @@ def run_cases(*, code: str, definition: dict[str, Any], cases: list[Case]) -> li
                 timeout_s=float(definition["timeout"]),
             )
             runs.append(
-                CaseRun(case, outcome.record, outcome.logs, fault=outcome.fault, fault_detail=outcome.describe())
+                CaseRun(
+                    case, outcome.record, outcome.logs, fault=outcome.fault, fault_detail=outcome.describe()
+                )
             )
             if outcome.fault:
                 runtime.kill()
@@ -130,27 +132,49 @@ def judge(run: CaseRun, *, definition: dict[str, Any], checks) -> dict[str, Any]
     trigger = definition["trigger"]
 
     if run.init_error is not None:
-        result |= {"verdict": Verdict.ERROR, "error": run.init_error, "message": init_error_message(run.init_error)}
+        result |= {
+            "verdict": Verdict.ERROR,
+            "error": run.init_error,
+            "message": init_error_message(run.init_error),
+        }
         if run.fault == "timeout":
-            result |= {"verdict": Verdict.TIMEOUT, "message": "Module init (code outside the handler) did not finish within 10 s, Lambda's init limit."}
+            result |= {
+                "verdict": Verdict.TIMEOUT,
+                "message": "Module init (code outside the handler) did not finish within 10 s, Lambda's init limit.",
+            }
         return result
     if run.fault == "timeout":
-        return result | {"verdict": Verdict.TIMEOUT, "message": timeout_message(float(definition["timeout"]))} | _http_if_alb(trigger, "timeout")
+        return (
+            result
+            | {"verdict": Verdict.TIMEOUT, "message": timeout_message(float(definition["timeout"]))}
+            | _http_if_alb(trigger, "timeout")
+        )
     if run.fault == "output_limit":
         return result | {"verdict": Verdict.OUTPUT_LIMIT, "message": OUTPUT_LIMIT_MESSAGE}
     if run.fault in ("crashed", "bad_record"):
         if run.fault == "crashed" and _looks_like_oom(run):
-            return result | {"verdict": Verdict.MEMORY_LIMIT, "message": memory_message(int(definition["memory"]))}
+            return result | {
+                "verdict": Verdict.MEMORY_LIMIT,
+                "message": memory_message(int(definition["memory"])),
+            }
         return result | {"verdict": Verdict.CRASHED, "message": crashed_message(run.fault_detail)}
     if error:
         if error.get("errorType") == "MemoryError":
-            return result | {"verdict": Verdict.MEMORY_LIMIT, "error": error, "message": memory_message(int(definition["memory"]))}
+            return result | {
+                "verdict": Verdict.MEMORY_LIMIT,
+                "error": error,
+                "message": memory_message(int(definition["memory"])),
+            }
         message = f"Your handler raised {error.get('errorType')}: {error.get('errorMessage')}"
         if trigger == "alb":
             message += " — ALB answers 502 Bad Gateway when the function raises."
         if trigger == "sqs":
             message += " — the whole batch returns to the queue and is retried after the visibility timeout."
-        return result | {"verdict": Verdict.ERROR, "error": error, "message": message} | _http_if_alb(trigger, "unhandled")
+        return (
+            result
+            | {"verdict": Verdict.ERROR, "error": error, "message": message}
+            | _http_if_alb(trigger, "unhandled")
+        )
 
     value = record.get("result")
     result["result"] = value

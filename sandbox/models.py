@@ -19,7 +19,9 @@ class Submission(models.Model):
 
     FINAL_STATUSES = (Status.PASSED, Status.FAILED, Status.SYSTEM_ERROR)
 
-    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions"
+    )
     exercise = models.ForeignKey("course.Exercise", on_delete=models.CASCADE, related_name="submissions")
     code = models.TextField()
     code_sha256 = models.CharField(max_length=64)

@@ -130,15 +130,13 @@ def submissions_expire_stale(*, now=None) -> int:
     """Queued or running for too long (a lost task, a dead worker): a system error, not the learner's."""
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.SUBMISSION_STALE_AFTER_SECONDS)
-    return (
-        Submission.objects.filter(
-            status__in=[Submission.Status.QUEUED, Submission.Status.RUNNING], created_at__lt=cutoff
-        ).update(
-            status=Submission.Status.SYSTEM_ERROR,
-            message=(
-                "Grading took far too long (a worker was lost or the queue is stuck). "
-                "This does not count against you; please submit again."
-            ),
-            finished_at=now,
-        )
+    return Submission.objects.filter(
+        status__in=[Submission.Status.QUEUED, Submission.Status.RUNNING], created_at__lt=cutoff
+    ).update(
+        status=Submission.Status.SYSTEM_ERROR,
+        message=(
+            "Grading took far too long (a worker was lost or the queue is stuck). "
+            "This does not count against you; please submit again."
+        ),
+        finished_at=now,
     )

@@ -25,7 +25,9 @@ class HtmxHttpRequest:  # typing aid, as in django-htmx's example project
 @require_POST
 @login_required
 def run(request, slug: str) -> HttpResponse:
-    exercise = get_object_or_404(Exercise.objects.select_related("lesson"), slug=slug, lesson__is_published=True)
+    exercise = get_object_or_404(
+        Exercise.objects.select_related("lesson"), slug=slug, lesson__is_published=True
+    )
     kind = request.POST.get("kind", Submission.Kind.TEST)
     if kind not in Submission.Kind.values:
         kind = Submission.Kind.TEST
@@ -41,7 +43,9 @@ def run(request, slug: str) -> HttpResponse:
         context = exercise_context(request, exercise) | {"rejection": str(exc), "exercise": exercise}
         return render(request, "course/lesson.html#status", context)
     if not request.htmx:
-        return redirect(f"{reverse('course:lesson', args=[exercise.lesson.slug])}?submission={submission.pk}#status")
+        return redirect(
+            f"{reverse('course:lesson', args=[exercise.lesson.slug])}?submission={submission.pk}#status"
+        )
     context = exercise_context(request, exercise, submission=submission) | {"exercise": exercise}
     return render(request, "course/lesson.html#status", context)
 
@@ -63,7 +67,9 @@ def submission_status(request, pk: int) -> HttpResponse:
         submission.refresh_from_db()
     exercise = submission.exercise
     if not request.htmx:
-        return redirect(f"{reverse('course:lesson', args=[exercise.lesson.slug])}?submission={submission.pk}#status")
+        return redirect(
+            f"{reverse('course:lesson', args=[exercise.lesson.slug])}?submission={submission.pk}#status"
+        )
     context = exercise_context(request, exercise, submission=submission) | {"exercise": exercise}
     response = render(request, "course/lesson.html#status", context)
     if submission.is_final:

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,50 +14,86 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Lesson',
+            name="Lesson",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=100, unique=True)),
-                ('title', models.CharField(max_length=200)),
-                ('order', models.PositiveIntegerField()),
-                ('summary', models.CharField(blank=True, max_length=500)),
-                ('minutes', models.PositiveIntegerField(default=10)),
-                ('body_html', models.TextField(help_text='Rendered and sanitized from lesson.md.')),
-                ('source_hash', models.CharField(max_length=64)),
-                ('is_published', models.BooleanField(default=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=100, unique=True)),
+                ("title", models.CharField(max_length=200)),
+                ("order", models.PositiveIntegerField()),
+                ("summary", models.CharField(blank=True, max_length=500)),
+                ("minutes", models.PositiveIntegerField(default=10)),
+                ("body_html", models.TextField(help_text="Rendered and sanitized from lesson.md.")),
+                ("source_hash", models.CharField(max_length=64)),
+                ("is_published", models.BooleanField(default=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['order'],
+                "ordering": ["order"],
             },
         ),
         migrations.CreateModel(
-            name='Exercise',
+            name="Exercise",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=100, unique=True)),
-                ('title', models.CharField(max_length=200)),
-                ('starter_code', models.TextField()),
-                ('definition', models.JSONField()),
-                ('source_hash', models.CharField(max_length=64)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('lesson', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='exercise', to='course.lesson')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=100, unique=True)),
+                ("title", models.CharField(max_length=200)),
+                ("starter_code", models.TextField()),
+                ("definition", models.JSONField()),
+                ("source_hash", models.CharField(max_length=64)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "lesson",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="exercise",
+                        to="course.lesson",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['lesson__order'],
+                "ordering": ["lesson__order"],
             },
         ),
         migrations.CreateModel(
-            name='LessonVisit',
+            name="LessonVisit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_visit', models.DateTimeField(auto_now_add=True)),
-                ('last_visit', models.DateTimeField(auto_now=True)),
-                ('learner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='visits', to=settings.AUTH_USER_MODEL)),
-                ('lesson', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='visits', to='course.lesson')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("first_visit", models.DateTimeField(auto_now_add=True)),
+                ("last_visit", models.DateTimeField(auto_now=True)),
+                (
+                    "learner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="visits",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "lesson",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="visits", to="course.lesson"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('learner', 'lesson'), name='one_visit_row_per_lesson')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("learner", "lesson"), name="one_visit_row_per_lesson")
+                ],
             },
         ),
     ]

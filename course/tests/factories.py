@@ -22,7 +22,9 @@ def make_instructor(username: str = "grace"):
     return user
 
 
-def write_lesson(root: Path, folder: str, *, title: str, body: str = "Some text.", order: int | None = None) -> Path:
+def write_lesson(
+    root: Path, folder: str, *, title: str, body: str = "Some text.", order: int | None = None
+) -> Path:
     path = root / folder
     path.mkdir(parents=True, exist_ok=True)
     meta = f"title: {title}\n" + (f"order: {order}\n" if order is not None else "") + "summary: A summary.\n"

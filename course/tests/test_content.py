@@ -62,8 +62,12 @@ def test_exercise_schema_errors_say_where(tmp_path):
 
 @pytest.mark.django_db
 def test_sync_is_idempotent_and_reports_changes(tmp_path):
-    lesson = write_lesson(tmp_path, "01-one", title="One", body="```python\nprint('hi')\n```\n<script>x</script>")
-    write_exercise(lesson, yaml_text=EXERCISE_YAML, starter="def lambda_handler(e, c): ...\n", solution="", checks="")
+    lesson = write_lesson(
+        tmp_path, "01-one", title="One", body="```python\nprint('hi')\n```\n<script>x</script>"
+    )
+    write_exercise(
+        lesson, yaml_text=EXERCISE_YAML, starter="def lambda_handler(e, c): ...\n", solution="", checks=""
+    )
     first = course_sync(content_dir=tmp_path)
     assert first.created == ["one"]
     again = course_sync(content_dir=tmp_path)
@@ -80,7 +84,9 @@ def test_sync_is_idempotent_and_reports_changes(tmp_path):
 
 @pytest.mark.django_db
 def test_rendering_highlights_code_and_escapes_html(tmp_path):
-    write_lesson(tmp_path, "01-one", title="One", body="```python\nprint('hi')\n```\n\n<script>alert(1)</script>")
+    write_lesson(
+        tmp_path, "01-one", title="One", body="```python\nprint('hi')\n```\n\n<script>alert(1)</script>"
+    )
     course_sync(content_dir=tmp_path)
     html = Lesson.objects.get(slug="one").body_html
     assert '<span class="nb">print</span>' in html

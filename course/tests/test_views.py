@@ -35,7 +35,9 @@ def test_run_requires_an_account(client, s3_exercise):
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
-def test_htmx_run_returns_the_polling_status_fragment(client, s3_exercise, django_capture_on_commit_callbacks):
+def test_htmx_run_returns_the_polling_status_fragment(
+    client, s3_exercise, django_capture_on_commit_callbacks
+):
     client.force_login(make_learner())
     with django_capture_on_commit_callbacks():
         response = client.post(
@@ -53,16 +55,21 @@ def test_htmx_run_returns_the_polling_status_fragment(client, s3_exercise, djang
 
 def test_rejected_code_shows_why_in_the_fragment(client, s3_exercise):
     client.force_login(make_learner())
-    response = client.post(reverse("sandbox:run", args=["s3-to-lambda"]), {"code": "  ", "kind": "test"}, **HTMX)
+    response = client.post(
+        reverse("sandbox:run", args=["s3-to-lambda"]), {"code": "  ", "kind": "test"}, **HTMX
+    )
     assert "Your code is empty" in response.content.decode()
     assert not Submission.objects.exists()
 
 
-def test_without_javascript_run_redirects_to_the_lesson(client, s3_exercise, django_capture_on_commit_callbacks):
+def test_without_javascript_run_redirects_to_the_lesson(
+    client, s3_exercise, django_capture_on_commit_callbacks
+):
     client.force_login(make_learner())
     with django_capture_on_commit_callbacks():
         response = client.post(
-            reverse("sandbox:run", args=["s3-to-lambda"]), {"code": "def lambda_handler(e, c): ...", "kind": "test"}
+            reverse("sandbox:run", args=["s3-to-lambda"]),
+            {"code": "def lambda_handler(e, c): ...", "kind": "test"},
         )
     submission = Submission.objects.get()
     assert response.status_code == 302

@@ -19,17 +19,10 @@ from typing import Literal
 MAX_RESPONSE_BYTES = 1_048_576  # 1 MB: larger response JSON → 502 LambdaResponseTooLarge
 MAX_REQUEST_BODY_BYTES = 1_048_576  # 1 MB: larger request body → 413, the function is never invoked
 
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name (RFC 9110 token)
-_STATUS_DESCRIPTION = re.compile(r"^(\d{3}) (\S.*)$")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
+_STATUS_DESCRIPTION = re.compile(r"([0-9]{3}) (\S.*)")
 # ALB drops hop-by-hop headers and computes Content-Length itself (facts §2).
 _DROPPED = frozenset({"connection", "transfer-encoding", "content-length"})
-_TYPE_NAMES = {
-    dict: "object (dict)",
-    list: "array (list)",
-    str: "string",
-    bool: "boolean",
-    type(None): "null",
-}
 
 ErrorKind = Literal["unhandled", "timeout", "request_too_large"]
 
@@ -50,9 +43,14 @@ class HttpResult:
     reason: str = ""
 
 
+# The titles of the small HTML pages an ALB (`server: awselb/2.0`) sends for the errors it
+# generates. Spelled out rather than taken from HTTPStatus: Python 3.13 renamed 413's phrase to
+# RFC 9110's "Content Too Large", while the load balancer still says "Request Entity Too Large".
+_PAGE_TITLES = {502: "502 Bad Gateway", 413: "413 Request Entity Too Large"}
+
+
 def _alb_page(status: HTTPStatus) -> tuple[list[tuple[str, str]], bytes]:
-    # The small HTML page an ALB (`server: awselb/2.0`) sends for the errors it generates.
-    title = f"{status.value} {status.phrase}"
+    title = _PAGE_TITLES[status.value]
     lines = ["<html>", f"<head><title>{title}</title></head>", "<body>", f"<center><h1>{title}</h1></center>"]
     body = "\r\n".join([*lines, "</body>", "</html>", ""]).encode()
     headers = [("server", "awselb/2.0"), ("content-type", "text/html"), ("content-length", str(len(body)))]
@@ -89,10 +87,10 @@ def alb_error_response(kind: ErrorKind, *, detail: str = "") -> HttpResult:
             "balancer answered 502 Bad Gateway.",
         )
     if kind == "request_too_large":
+        size = detail or f"{MAX_REQUEST_BODY_BYTES:,} bytes"
         return _alb_error(
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-            f"LambdaRequestTooLarge: the request body is over 1 MB "
-            f"({MAX_REQUEST_BODY_BYTES:,} bytes){suffix}, "
+            f"LambdaRequestTooLarge: the request body is over 1 MB ({size}), "
             "so the load balancer answered 413 without invoking the function.",
         )
     raise ValueError(f"unknown ALB error kind {kind!r}; use 'unhandled', 'timeout' or 'request_too_large'")
@@ -103,7 +101,10 @@ def alb_request_too_large(event: Mapping[str, object]) -> HttpResult | None:
     body = event.get("body") or ""
     if not isinstance(body, str):
         return None
-    size = len(base64.b64decode(body)) if event.get("isBase64Encoded") is True else len(body.encode())
+    try:
+        size = len(base64.b64decode(body)) if event.get("isBase64Encoded") is True else len(body.encode())
+    except (binascii.Error, ValueError):
+        size = len(body.encode())  # not valid base64: not our events; count what arrived
     if size <= MAX_REQUEST_BODY_BYTES:
         return None
     return alb_error_response("request_too_large", detail=f"{size:,} bytes")
@@ -119,12 +120,8 @@ def _describe(value: object) -> str:
     return f"{type(value).__name__} {text}"
 
 
-def _json_type(value: object) -> str:
-    return _TYPE_NAMES.get(type(value), "number" if isinstance(value, int | float) else type(value).__name__)
-
-
 def _check_header(name: object, value: object, *, where: str, problems: list[str]) -> None:
-    if not isinstance(name, str) or not _TOKEN.match(name):
+    if not isinstance(name, str) or not _TOKEN.fullmatch(name):
         problems.append(f"{where} has the invalid header name {name!r}")
     if isinstance(value, bool):
         problems.append(
@@ -230,7 +227,7 @@ def alb_http_response(response: object, *, multi_value: bool) -> HttpResult:
             HTTPStatus.BAD_GATEWAY,
             "LambdaInvalidResponse: the function must return an object (a dict) such as "
             f"{{'statusCode': 200, 'headers': {{...}}, 'body': '...', 'isBase64Encoded': False}}, "
-            f"got a JSON {_json_type(response)}: {_describe(response)}{hint}",
+            f"got {_describe(response)}{hint}",
         )
 
     problems: list[str] = []
@@ -245,7 +242,7 @@ def alb_http_response(response: object, *, multi_value: bool) -> HttpResult:
 
     if "statusDescription" in response:
         description = response["statusDescription"]
-        match = _STATUS_DESCRIPTION.match(description) if isinstance(description, str) else None
+        match = _STATUS_DESCRIPTION.fullmatch(description) if isinstance(description, str) else None
         example = ""
         if isinstance(status, int) and not isinstance(status, bool):
             try:

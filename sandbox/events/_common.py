@@ -16,8 +16,8 @@ from typing import Any
 _TIME_START = datetime(2024, 1, 1, tzinfo=UTC)
 _TIME_SPAN_MS = 2 * 365 * 24 * 3600 * 1000
 
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
 _UPPER_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
@@ -80,13 +80,13 @@ def parse_time(value: object, *, param: str) -> datetime:
 
 
 def check_region(region: object) -> str:
-    if not isinstance(region, str) or not _REGION.match(region):
+    if not isinstance(region, str) or not _REGION.fullmatch(region):
         raise ValueError(f"region must be an AWS Region name such as 'us-east-1', got {region!r}")
     return region
 
 
 def check_account_id(account_id: object) -> str:
-    if not isinstance(account_id, str) or not _ACCOUNT_ID.match(account_id):
+    if not isinstance(account_id, str) or not _ACCOUNT_ID.fullmatch(account_id):
         raise ValueError(
             f"account_id must be a string of 12 digits such as '123456789012', got {account_id!r}"
         )

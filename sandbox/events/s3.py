@@ -14,8 +14,8 @@ from typing import Any
 
 from sandbox.events import _common as c
 
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_ETAG = re.compile(r"^[0-9a-f]{32}(-\d{1,5})?$")  # plain MD5, or `md5-<parts>` for multipart uploads
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_ETAG = re.compile(r"[0-9a-f]{32}(-[0-9]{1,5})?")  # plain MD5, or `md5-<parts>` for multipart uploads
 _MAX_KEY_BYTES = 1024
 
 _BUCKET_WORDS = ("photos", "uploads", "invoices", "media", "reports", "backups", "assets", "exports", "inbox")
@@ -63,7 +63,7 @@ def _random_key(rng: random.Random) -> str:
 
 
 def _check_bucket(bucket: object) -> str:
-    if not isinstance(bucket, str) or not _BUCKET_NAME.match(bucket) or ".." in bucket:
+    if not isinstance(bucket, str) or not _BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
         raise ValueError(
             "bucket must be a valid S3 bucket name (3-63 lowercase letters, digits, '-' or '.'), "
             f"got {bucket!r}"
@@ -154,7 +154,7 @@ def object_created(
     size = random_size if size is None else c.check_int(size, param="size", low=0)
     if etag is None:
         etag = random_etag
-    elif not isinstance(etag, str) or not _ETAG.match(etag):
+    elif not isinstance(etag, str) or not _ETAG.fullmatch(etag):
         raise ValueError(f"etag must be 32 lowercase hex digits (an MD5), got {etag!r}")
     record = _record(
         rng,

@@ -22,9 +22,9 @@ AttributeValue = str | int | float | bytes
 
 MAX_BATCH = 10  # a FIFO queue's maximum BatchSize, and the default for standard queues
 _MAX_ATTRIBUTES = 10
-_ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
-_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-# The characters SQS accepts in a message body (SQS API reference, SendMessage).
+_ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,256}")
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
+# The characters SQS accepts in a message body or string attribute (SQS API reference, SendMessage).
 _INVALID_BODY_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 _QUEUE_WORDS = ("orders", "payments", "thumbnails", "emails", "signups", "invoices", "events")
@@ -65,7 +65,7 @@ def message_attributes_md5(attributes: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def _attribute(name: str, value: object) -> dict[str, Any]:
-    if not _ATTRIBUTE_NAME.match(name) or name.startswith((".", "AWS.", "Amazon.")) or ".." in name:
+    if not _ATTRIBUTE_NAME.fullmatch(name) or name.startswith((".", "AWS.", "Amazon.")) or ".." in name:
         raise ValueError(
             f"message attribute name {name!r} is invalid: use up to 256 letters, digits, '_', '-' or '.', "
             "not starting with '.', 'AWS.' or 'Amazon.'"
@@ -74,6 +74,11 @@ def _attribute(name: str, value: object) -> dict[str, Any]:
     if isinstance(value, str):
         if not value:
             raise ValueError(f"message attribute {name!r}: SQS rejects an empty value")
+        bad = _INVALID_BODY_CHAR.search(value)
+        if bad:
+            raise ValueError(
+                f"message attribute {name!r} holds {bad.group()!r}, a character SQS does not accept"
+            )
         shape = {"stringValue": value, "dataType": "String"}
     elif isinstance(value, bool):
         raise ValueError(f"message attribute {name!r}: SQS has no boolean type; use 'true'/'false' or 1/0")
@@ -197,7 +202,7 @@ def batch(
     else:
         name = c.check_str(queue_name, param="queue_name")
         base = name.removesuffix(".fifo")
-        if not _QUEUE_NAME.match(base):
+        if not _QUEUE_NAME.fullmatch(base):
             raise ValueError(f"queue_name must be 1-80 letters, digits, '-' or '_', got {name!r}")
         if fifo != name.endswith(".fifo"):
             raise ValueError(

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 CODE = "def lambda_handler(event, context):\n    return 1\n"
 
 
-def test_create_queues_and_enqueues_after_commit(s3_exercise, django_capture_on_commit_callbacks, monkeypatch):
+def test_create_queues_and_enqueues_after_commit(
+    s3_exercise, django_capture_on_commit_callbacks, monkeypatch
+):
     sent = []
     monkeypatch.setattr("sandbox.tasks.grade_submission.delay", sent.append)
     learner = make_learner()

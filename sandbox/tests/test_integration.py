@@ -1,0 +1,81 @@
+"""End to end through a real Celery worker and Redis: the path every learner's code takes."""
+
+import pytest
+
+from course.models import Exercise
+from course.services import course_sync
+from course.tests.factories import make_learner
+from sandbox.models import Submission
+from sandbox.services import submission_create
+from sandbox.tests.conftest import wait_for_final
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def exercise(settings, celery_worker) -> Exercise:
+    course_sync(content_dir=settings.COURSE_CONTENT_DIR)
+    return Exercise.objects.get(slug="s3-to-lambda")
+
+
+def _solution(exercise) -> str:
+    from sandbox.exercise_files import exercise_source
+
+    return exercise_source(exercise.slug).solution_path.read_text()
+
+
+def test_correct_and_wrong_submissions_are_graded_by_a_real_worker(exercise):
+    learner = make_learner()
+    good = submission_create(learner=learner, exercise=exercise, code=_solution(exercise), kind="submit")
+    wrong_code = _solution(exercise).replace("unquote_plus", "unquote")
+    wrong = submission_create(learner=learner, exercise=exercise, code=wrong_code, kind="submit")
+
+    good, wrong = wait_for_final(good), wait_for_final(wrong)
+
+    assert good.status == Submission.Status.PASSED, good.results
+    assert good.score == good.max_score == 6
+    assert [case["verdict"] for case in good.results] == ["passed"] * 4
+    assert good.results[0]["logs"].startswith("START RequestId: ")
+    assert "REPORT RequestId: " in good.results[0]["logs"]
+
+    assert wrong.status == Submission.Status.FAILED
+    by_name = {case["name"]: case for case in wrong.results}
+    assert by_name["A plain key"]["verdict"] == "passed"
+    assert by_name["A key with spaces"]["verdict"] == "failed"
+    assert "unquote_plus" in by_name["A key with spaces"]["hint"]
+
+
+def test_syntax_error_and_missing_handler_get_clear_messages(exercise):
+    learner = make_learner()
+    broken = submission_create(
+        learner=learner, exercise=exercise, code="def lambda_handler(event, context)\n", kind="test"
+    )
+    misnamed = submission_create(
+        learner=learner, exercise=exercise, code="def handler(event, context):\n    return 1\n", kind="submit"
+    )
+
+    broken, misnamed = wait_for_final(broken), wait_for_final(misnamed)
+
+    assert broken.status == Submission.Status.FAILED
+    assert broken.results[0]["error"]["errorType"] == "Runtime.UserCodeSyntaxError"
+    assert "could not parse" in broken.results[0]["message"]
+    assert misnamed.results[0]["error"]["errorType"] == "Runtime.HandlerNotFound"
+    assert "lambda_handler" in misnamed.results[0]["message"]
+
+
+def test_a_timeout_is_a_verdict_and_the_next_case_starts_cold(exercise):
+    code = (
+        "import time\nCALLS = 0\n"
+        "def lambda_handler(event, context):\n"
+        "    global CALLS\n    CALLS += 1\n"
+        "    if CALLS == 1:\n        time.sleep(30)\n"
+        "    return {}\n"
+    )
+    submission = wait_for_final(
+        submission_create(learner=make_learner(), exercise=exercise, code=code, kind="submit")
+    )
+    first, second = submission.results[0], submission.results[1]
+    assert first["verdict"] == "timeout"
+    assert "Task timed out after 3.00 seconds" in first["logs"]
+    assert second["init_duration_ms"] is not None  # a fresh runtime: cold start again
+    assert submission.status == Submission.Status.FAILED
