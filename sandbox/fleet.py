@@ -32,7 +32,7 @@ def prepare() -> SelfTestReport:
                     "!" * 78,
                 )
             else:
-                log.info("jail ready: %s", report.level)
+                log.info("jail ready: %s", report.isolation)
             _chosen = (launcher, report)
         return _chosen[1]
 
@@ -44,4 +44,4 @@ def launcher() -> Launcher:
 
 
 def isolation_level() -> str:
-    return prepare().level
+    return prepare().isolation

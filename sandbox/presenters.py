@@ -28,7 +28,7 @@ def case_for_viewer(case: dict[str, Any], *, instructor: bool, passed: bool) -> 
     shown["passed"] = case["verdict"] == Verdict.PASSED
     for key in ("event", "result", "expected", "got"):
         if key in shown and shown[key] is not None:
-            shown[key + "_json"] = json.dumps(shown[key], indent=2, sort_keys=False, default=repr)
+            shown[key + "_json"] = json.dumps(shown[key], indent=2, ensure_ascii=False, default=repr)
     return shown
 
 

@@ -76,6 +76,18 @@ def _private_fd_ceiling() -> int:
     return 1024 if soft == resource.RLIM_INFINITY else min(int(soft), 1024)
 
 
+def _limit_malloc_arenas() -> None:
+    """glibc reserves 64 MiB of address space per thread arena; under RLIMIT_AS that is
+    memory the function never used (s3transfer's 10 threads would reserve 640 MiB)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.mallopt(ctypes.c_int(-8), ctypes.c_int(2))  # M_ARENA_MAX = 2
+    except (OSError, AttributeError):
+        pass  # not glibc
+
+
 def _add_packages(packages: list[str]) -> None:
     """Put the package folders after the standard library and before any site-packages."""
     position = next(
@@ -84,18 +96,21 @@ def _add_packages(packages: list[str]) -> None:
     sys.path[position:position] = [p for p in packages if p not in sys.path]
 
 
-def _write_code(preferred_root: str | None, file_name: str, code: str) -> str:
-    """Write the function's module into the task root: /var/task when writable, else a temp dir."""
-    for root in [preferred_root or DEFAULT_TASK_ROOT]:
-        try:
-            with open(os.path.join(root, file_name), "w", encoding="utf-8") as module_file:
-                module_file.write(code)
-            return root
-        except OSError:
-            pass
-    root = tempfile.mkdtemp(prefix="lambda-task-")
-    with open(os.path.join(root, file_name), "w", encoding="utf-8") as module_file:
+def _write_module(root: str, module_name: str, code: str) -> None:
+    path = os.path.join(root, *module_name.split(".")) + ".py"
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as module_file:
         module_file.write(code)
+
+
+def _write_code(preferred_root: str | None, module_name: str, code: str) -> str:
+    """Write the function's module into the task root: /var/task when writable, else a temp dir."""
+    root = preferred_root or DEFAULT_TASK_ROOT
+    try:
+        _write_module(root, module_name, code)
+    except OSError:
+        root = tempfile.mkdtemp(prefix="lambda-task-")
+        _write_module(root, module_name, code)
     return root
 
 
@@ -193,9 +208,7 @@ class Runtime:
             module_name, _ = split_handler(handler)
         except FaultError as e:
             module_name, error = "", make_error(e.msg, e.exception_type, e.trace)
-        task_root = _write_code(
-            self._preferred_task_root, f"{module_name or 'lambda_function'}.py", request["code"]
-        )
+        task_root = _write_code(self._preferred_task_root, module_name or "lambda_function", request["code"])
         self._set_environment(handler, task_root, env)
         os.chdir(task_root)
         sys.path.insert(0, task_root)
@@ -340,6 +353,7 @@ def main(argv: list[str], script: str) -> int:
         os.dup2(devnull, 0)
         os.close(devnull)
     sys.argv = [script]
+    _limit_malloc_arenas()
     logs.install_std_streams()
     _add_packages(args.packages)
     runtime = Runtime(reply_fd=reply_fd, request_fd=request_fd, task_root=args.task_root)

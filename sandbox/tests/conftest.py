@@ -10,19 +10,21 @@ import pytest
 import redis
 
 ROOT = Path(__file__).resolve().parents[2]
-# Tests use their own Redis database so they never touch a developer's queue (db 0).
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 @pytest.fixture(scope="session")
 def redis_broker() -> str:
-    client = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=2)
+    from django.conf import settings
+
+    url = settings.CELERY_BROKER_URL
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
         client.ping()
     except redis.ConnectionError as exc:
-        pytest.fail(f"Integration tests need Redis at {TEST_REDIS_URL} (make test starts one): {exc}")
+        pytest.fail(f"Integration tests need Redis at {url} (make test starts one): {exc}")
+    assert url.endswith("/14") or os.environ.get("TEST_REDIS_URL"), url  # never flush a real queue
     client.flushdb()
-    return TEST_REDIS_URL
+    return url
 
 
 @pytest.fixture
@@ -31,8 +33,6 @@ def celery_worker(redis_broker, transactional_db, settings, tmp_path):
 
     The web side (this process) enqueues through the same broker.
     """
-    from config.celery import app
-
     db_name = settings.DATABASES["default"]["NAME"]
     env = {
         **os.environ,
@@ -49,9 +49,6 @@ def celery_worker(redis_broker, transactional_db, settings, tmp_path):
              "--without-gossip", "--hostname", f"test-{os.getpid()}@%h"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
-    old_broker = app.conf.broker_url
-    app.conf.broker_url = redis_broker
-    app.pool.force_close_all()
     try:
         _wait_until_ready(log_path, proc)
         yield proc
@@ -62,8 +59,6 @@ def celery_worker(redis_broker, transactional_db, settings, tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        app.conf.broker_url = old_broker
-        app.pool.force_close_all()
         if os.environ.get("SHOW_WORKER_LOG"):
             print(log_path.read_text())
 

@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import tempfile
 
 import pytest
 
@@ -35,10 +34,9 @@ def page(live_server, celery_worker, settings):
 
     course_sync(content_dir=settings.COURSE_CONTENT_DIR)
     make_learner("ada")
-    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--user-data-dir={profile}"]
-        )
+    # Playwright gives the browser a fresh, empty profile of its own.
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(base_url=live_server.url)
         page = context.new_page()
         page.set_default_timeout(30_000)
@@ -72,7 +70,7 @@ def test_learner_submits_in_the_browser_and_sees_pass_then_failure(page, setting
     page.get_by_role("button", name="Submit for grading").click()
     page.locator("#status .summary h3", has_text="All cases passed").wait_for()
     assert page.locator("#status .case-passed").count() == 4
-    page.screenshot(path=str(settings.BASE_DIR / "var" / "browser-pass.png"), full_page=True)
+    page.locator(".exercise").screenshot(path=str(settings.BASE_DIR / "var" / "browser-pass.png"))
 
     _type_code(page, WRONG)
     page.get_by_role("button", name="Submit for grading").click()
@@ -80,7 +78,7 @@ def test_learner_submits_in_the_browser_and_sees_pass_then_failure(page, setting
     failing = page.locator("#status .case-failed").first
     assert "A key with spaces" in failing.inner_text()
     assert "unquote_plus" in failing.inner_text()
-    page.screenshot(path=str(settings.BASE_DIR / "var" / "browser-fail.png"), full_page=True)
+    page.locator("#status").screenshot(path=str(settings.BASE_DIR / "var" / "browser-fail.png"))
 
     # An unsubmitted draft survives a reload.
     page.locator(".cm-content").click()

@@ -15,6 +15,6 @@ class Command(BaseCommand):
         for check in report.checks:
             mark = "ok  " if check.passed else "FAIL"
             self.stdout.write(f"  {mark} {check.name}{': ' + check.detail if check.detail else ''}")
-        self.stdout.write(f"Isolation: {report.level}")
+        self.stdout.write(f"Isolation: {report.isolation}")
         if not launcher.isolated:
             raise CommandError("Learner code would run without namespace isolation.")

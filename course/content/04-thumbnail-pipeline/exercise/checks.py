@@ -167,13 +167,12 @@ def writes_thumbnails(ctx: CheckContext) -> None:
         if skipped:
             outside = ", ".join(repr(r.key) for r in skipped)
             raise CheckFailed(
-                f"Your function wrote {listed}, but the record(s) for {outside} are outside uploads/ and must "
-                "be skipped without reading or writing anything. A key under thumbnails/ is a thumbnail "
-                "you wrote earlier: making a thumbnail of it is exactly the recursive-trigger loop.",
+                f"Your function wrote {listed}, but the record(s) for {outside} are outside uploads/ "
+                "and must be skipped without reading or writing anything. A key under thumbnails/ is a "
+                "thumbnail you wrote earlier: making a thumbnail of it is the recursive-trigger loop.",
                 expected=sorted(_s3(*where) for where in expected),
                 got=[_s3(*where) for where in extra],
-                hint="Decode the key first, then skip it: "
-                "`if not key.startswith('uploads/'): continue`.",
+                hint="Decode the key first, then skip it: `if not key.startswith('uploads/'): continue`.",
             )
         raise CheckFailed(
             f"Your function also wrote {listed}; the only objects it should create are "
@@ -196,7 +195,9 @@ def _missing(rec: Record, written: dict[tuple[str, str], dict]) -> None:
             "('red flower.png' arrives as 'red+flower.png'): decode it with urllib.parse.unquote_plus "
             "(not unquote, which leaves the '+') before you build the thumbnail's key."
         ),
-        "thumbnails/" + rec.key: "Replace the 'uploads/' prefix with 'thumbnails/'; don't put the whole key after it.",
+        "thumbnails/" + rec.key: (
+            "Replace the 'uploads/' prefix with 'thumbnails/'; don't put the whole key after it."
+        ),
         "thumbnails/" + rest.rsplit("/", 1)[-1]: "Keep the folders after uploads/: "
         "'uploads/2025/cat.jpg' becomes 'thumbnails/2025/cat.jpg'.",
         "thumbnails/" + (stem + ".jpg" if dot else rest + ".jpg"): (
@@ -204,7 +205,7 @@ def _missing(rec: Record, written: dict[tuple[str, str], dict]) -> None:
             "'thumbnails/red flower.png' (the bytes are JPEG; ContentType says so)."
         ),
     }
-    for (bucket, key), _obj in written.items():
+    for bucket, key in written:
         if bucket == rec.bucket and key in near_misses and key != rec.thumb:
             raise CheckFailed(
                 f"Expected the thumbnail of {rec.key!r} at {_s3(rec.bucket, rec.thumb)}; your function wrote "
@@ -266,8 +267,8 @@ def _check_thumbnail(rec: Record, obj: dict, ctx: CheckContext) -> None:
             f"{where} is a {thumb_format} image; expected JPEG.",
             expected="JPEG",
             got=thumb_format,
-            hint="Pass the format explicitly: image.save(out, format='JPEG'). Convert first if the mode is not "
-            "RGB: image = image.convert('RGB').",
+            hint="Pass the format explicitly: image.save(out, format='JPEG'). Convert first if the mode "
+            "is not RGB: image = image.convert('RGB').",
         )
 
     want_w, want_h = fit(width, height)
@@ -279,7 +280,7 @@ def _check_thumbnail(rec: Record, obj: dict, ctx: CheckContext) -> None:
             got=[got_w, got_h],
             hint="Call image.thumbnail((128, 128)) before saving; it shrinks in place and returns None.",
         )
-    if got_w > width or got_h > height:
+    if width <= BOX and height <= BOX and (got_w, got_h) != (width, height):
         raise CheckFailed(
             f"{size_msg}: a thumbnail never enlarges an image that already fits.",
             expected=[want_w, want_h],
@@ -289,9 +290,15 @@ def _check_thumbnail(rec: Record, obj: dict, ctx: CheckContext) -> None:
     if abs(got_w - want_w) > 1 or abs(got_h - want_h) > 1:
         hint = "Use image.thumbnail((128, 128)), which keeps the aspect ratio."
         if (got_w, got_h) == (BOX, BOX):
-            hint = "image.resize((128, 128)) stretches the picture into a square; image.thumbnail((128, 128)) keeps its proportions."
+            hint = (
+                "image.resize((128, 128)) stretches the picture into a square; "
+                "image.thumbnail((128, 128)) keeps its proportions."
+            )
         raise CheckFailed(
-            f"{size_msg} (the same aspect ratio, ±1 pixel).", expected=[want_w, want_h], got=[got_w, got_h], hint=hint
+            f"{size_msg} (the same aspect ratio, ±1 pixel).",
+            expected=[want_w, want_h],
+            got=[got_w, got_h],
+            hint=hint,
         )
 
     content_type = obj.get("content_type")
@@ -325,7 +332,8 @@ def returns_thumbnail_keys(ctx: CheckContext) -> None:
             f"The return value is {show(got)}; expected {show(expected)}.",
             expected=expected,
             got=got,
-            hint='Return {"thumbnails": [...]}: the keys you wrote, or an empty list when you skipped every record.',
+            hint='Return {"thumbnails": [...]}: the keys you wrote, or an empty list when you skipped '
+            "every record.",
         )
     listed = got["thumbnails"]
     if listed == expected["thumbnails"] and set(got) == {"thumbnails"}:

@@ -32,7 +32,7 @@ def lambda_handler(event, context):
             logger.info("skipping %s: not an upload", key)
             continue
         data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        thumb_key = "thumbnails/" + key[len("uploads/"):]
+        thumb_key = "thumbnails/" + key[len("uploads/") :]
         s3.put_object(Bucket=bucket, Key=thumb_key, Body=make_thumbnail(data), ContentType="image/jpeg")
         logger.info("wrote s3://%s/%s", bucket, thumb_key)
         written.append(thumb_key)

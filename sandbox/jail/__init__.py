@@ -1,0 +1,1 @@
+"""Confining and driving runtime processes: the trusted side of the runtime protocol."""

@@ -1,0 +1,753 @@
+"""Runtime processes confined by bubblewrap: the production launcher.
+
+What a jail is (docs/security.md has the threat model and the tests that prove it):
+
+- namespaces: user, mount, PID, IPC, UTS, cgroup and network. The network
+  namespace has nothing but a loopback that is down: no route to the host's
+  Redis, Postgres or web server, nor anywhere else. Creating further user
+  namespaces inside is disabled (``--disable-userns``).
+- a file system built from nothing: a read-only tmpfs root with read-only binds
+  of /usr (and the merged-usr links, or /lib* on older systems), the base
+  interpreter's prefix at its own path (its RUNPATH needs it), the venv's
+  site-packages at /var/runtime/packages and the runtime at
+  /var/runtime/coldstart; a synthetic /etc (passwd, group, hosts, nsswitch.conf
+  and nothing else); a fresh /proc of the jail's PID namespace; a read-only /dev
+  with null, zero, full, random, urandom, tty; size-capped private tmpfs on /tmp
+  and /var/task. Not the project tree, not the host's /etc, /home or /root.
+- the jail's processes have no capabilities (effective, permitted, bounding,
+  ambient all empty), no_new_privs, a scrubbed environment, and the rlimits of
+  ``RuntimeLimits`` plus RLIMIT_NPROC and RLIMIT_STACK.
+- when the worker runs as root, the jail runs as an unprivileged host account
+  (65534 by default), never as host uid 0: a user namespace made by root maps the
+  jail to host root, which RLIMIT_NPROC does not bind and which reads every file
+  owned by root.
+- when the worker is root and cgroup v1 ``pids``/``memory`` are writable, each
+  jail gets its own cgroup (pids.max, memory.limit_in_bytes) nested under the
+  worker's own cgroup; tearing the jail down empties and removes it.
+- killing the spawned process takes everything inside down: bwrap's
+  ``--die-with-parent`` kills the PID namespace's init, and the kernel kills
+  every other process of a PID namespace whose init dies. ``wait()`` on the
+  returned process returns only once that init is gone (and the cgroup empty).
+
+Two ways to build it, chosen by the worker's effective uid:
+
+* normal user (a developer's laptop): one unprivileged bwrap with
+  ``--unshare-user``; the jail's uid 993 maps to the developer's uid.
+* root (CI, a container): an outer bwrap, privileged, builds the namespaces and
+  the file system (it can read the interpreter under /root, mode 0700); inside it
+  ``setpriv`` drops to the host account (no groups, no capabilities, empty
+  bounding set, no_new_privs) and an inner, unprivileged bwrap adds the user
+  namespace (jail uid 993 -> host 65534) and disables nested user namespaces.
+  The privileged outer bwrap is the jail's PID 1: a process the function can
+  neither signal, trace nor read.
+
+bwrap's options travel in a memfd (``--args``), so the jail's /proc/1/cmdline
+does not list the host's paths, and bwrap starts with an empty environment, so
+the jail's PID 1 holds none of the worker's variables either.
+"""
+
+import contextlib
+import functools
+import itertools
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .launcher import HostPaths, RuntimeLimits, host_paths, runtime_argv
+from .limits import (
+    HOST_GID_WHEN_ROOT,
+    HOST_UID_WHEN_ROOT,
+    JAIL_GID,
+    JAIL_UID,
+    JAIL_USER,
+    JailLimits,
+)
+
+RUNTIME_MOUNT = "/var/runtime/coldstart"
+PACKAGES_MOUNT = "/var/runtime/packages"
+TASK_ROOT = "/var/task"
+HOSTNAME = "sandbox"
+
+# The environment bwrap starts with (the outer one, on the host) and the one the
+# jail starts with. The runtime adds Lambda's variables at init.
+_HOST_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+JAIL_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "TZ": ":UTC",
+    "TMPDIR": "/tmp",  # noqa: S108 - the jail's own private tmpfs
+}
+
+_ETC_FILES = {
+    "passwd": (
+        "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+        f"{JAIL_USER}:x:{JAIL_UID}:{JAIL_GID}::/home/{JAIL_USER}:/usr/sbin/nologin\n"
+        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+    ),
+    "group": f"root:x:0:\n{JAIL_USER}:x:{JAIL_GID}:\nnogroup:x:65534:\n",
+    "hosts": f"127.0.0.1\tlocalhost {HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+    "nsswitch.conf": "passwd: files\ngroup: files\nshadow: files\nhosts: files\nservices: files\n"
+    "protocols: files\nnetworks: files\n",
+}
+
+# A runtime whose child was killed by signal N makes bwrap exit with 128 + N.
+_SIGNAL_EXIT_BASE = 128
+
+
+class JailError(RuntimeError):
+    """bwrap could not build a jail (missing, or not allowed here)."""
+
+
+@functools.cache
+def find_bwrap() -> str | None:
+    return shutil.which("bwrap")
+
+
+@functools.cache
+def bwrap_version(bwrap: str) -> str:
+    try:
+        out = subprocess.run(
+            [bwrap, "--version"], capture_output=True, text=True, timeout=5, env=_HOST_ENV, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    match = re.search(r"(\d+(?:\.\d+)+)", out)
+    return match.group(1) if match else "unknown"
+
+
+def _memfd(name: str, data: bytes) -> int:
+    fd = os.memfd_create(name, 0)  # not CLOEXEC is irrelevant: Popen passes only pass_fds
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+# -- cgroups (v1) -------------------------------------------------------------
+
+
+def _cgroup_v1_mounts() -> dict[str, Path]:
+    """controller -> mount point, for the cgroup v1 hierarchies of pids and memory."""
+    found: dict[str, Path] = {}
+    try:
+        with open("/proc/self/mounts", encoding="utf-8") as mounts:
+            for line in mounts:
+                parts = line.split()
+                if len(parts) < 4 or parts[2] != "cgroup":
+                    continue
+                for controller in ("pids", "memory"):
+                    if controller in parts[3].split(","):
+                        found.setdefault(controller, Path(parts[1]))
+    except OSError:
+        pass
+    return found
+
+
+def _own_cgroup(controller: str) -> str | None:
+    try:
+        with open("/proc/self/cgroup", encoding="utf-8") as cgroups:
+            for line in cgroups:
+                _id, controllers, path = line.rstrip("\n").split(":", 2)
+                if controller in controllers.split(","):
+                    return path
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def cgroup_parents() -> dict[str, Path]:
+    """Where this worker may create per-jail cgroups: {controller: parent dir}.
+
+    Under the worker's own cgroup (a container's, a service's), never the
+    hierarchy's root: the jail stays inside whatever bounds the worker has.
+    Empty when not root or when cgroup v1 pids + memory are not both writable.
+    """
+    if os.geteuid() != 0:
+        return {}
+    parents: dict[str, Path] = {}
+    for controller, mount in _cgroup_v1_mounts().items():
+        own = _own_cgroup(controller)
+        if own is None:
+            continue
+        parent = mount / own.lstrip("/")
+        if parent.is_dir() and os.access(parent, os.W_OK):
+            parents[controller] = parent
+    return parents if set(parents) == {"pids", "memory"} else {}
+
+
+_cgroup_names = itertools.count(1)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class JailCgroup:
+    """One jail's cgroups: pids.max and a memory limit; emptied and removed at the end."""
+
+    PREFIX = "coldstart-jail-"
+
+    def __init__(self, parents: dict[str, Path], *, pids_max: int, memory_bytes: int) -> None:
+        self._sweep(parents)
+        name = f"{self.PREFIX}{os.getpid()}-{next(_cgroup_names)}-{os.urandom(3).hex()}"
+        self.dirs: dict[str, Path] = {}
+        try:
+            for controller, parent in parents.items():
+                path = parent / name
+                path.mkdir(mode=0o755)
+                self.dirs[controller] = path
+            self._write("pids", "pids.max", str(pids_max))
+            self._write("memory", "memory.limit_in_bytes", str(memory_bytes))
+            with contextlib.suppress(OSError):  # no swap accounting: nothing to cap
+                self._write("memory", "memory.memsw.limit_in_bytes", str(memory_bytes))
+            with contextlib.suppress(OSError):
+                self._write("memory", "memory.swappiness", "0")
+        except BaseException:
+            self.remove()
+            raise
+        self.oom_kills = 0
+        self.peak_memory_bytes = 0
+        self.removed = False
+
+    @classmethod
+    def _sweep(cls, parents: dict[str, Path]) -> None:
+        """Remove the empty cgroups of workers that died without cleaning up."""
+        for parent in parents.values():
+            with contextlib.suppress(OSError):
+                for entry in parent.iterdir():
+                    match = re.fullmatch(re.escape(cls.PREFIX) + r"(\d+)-\d+-[0-9a-f]+", entry.name)
+                    if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+                        with contextlib.suppress(OSError):
+                            entry.rmdir()  # EBUSY while it has processes: left alone
+
+    def _write(self, controller: str, file: str, value: str) -> None:
+        (self.dirs[controller] / file).write_text(value)
+
+    @property
+    def procs_files(self) -> list[str]:
+        return [str(path / "cgroup.procs") for path in self.dirs.values()]
+
+    def pids(self) -> set[int]:
+        found: set[int] = set()
+        for path in self.dirs.values():
+            with contextlib.suppress(OSError, ValueError):
+                found.update(int(p) for p in (path / "cgroup.procs").read_text().split())
+        return found
+
+    def kill_all(self) -> None:
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _read_memory_stats(self) -> None:
+        path = self.dirs.get("memory")
+        if path is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            for line in (path / "memory.oom_control").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    self.oom_kills = int(value)
+        with contextlib.suppress(OSError, ValueError):
+            self.peak_memory_bytes = int((path / "memory.max_usage_in_bytes").read_text())
+
+    def remove(self, timeout: float = 2.0) -> bool:
+        """Kill what is left, wait until empty, remove. True when every directory is gone."""
+        deadline = time.monotonic() + timeout
+        while self.pids() and time.monotonic() < deadline:
+            self.kill_all()
+            time.sleep(0.01)
+        self._read_memory_stats()
+        for controller, path in list(self.dirs.items()):
+            while True:
+                try:
+                    path.rmdir()
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    if time.monotonic() < deadline:
+                        time.sleep(0.01)
+                        continue
+                    break
+                del self.dirs[controller]
+                break
+        self.removed = not self.dirs
+        return self.removed
+
+
+# -- the jail process -----------------------------------------------------------
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
+
+
+def _wait_pidfd(pidfd: int, timeout: float) -> bool:
+    readable, _, _ = select.select([pidfd], [], [], max(timeout, 0))
+    return bool(readable)
+
+
+class JailProcess(subprocess.Popen):
+    """The outer bwrap process. ``wait()`` returns once the whole jail is gone.
+
+    - the PID namespace's init (bwrap's reaper) is watched through a pidfd: it
+      exits only after the kernel has killed and reaped every other process of
+      the namespace, so its exit proves the jail is empty;
+    - the jail's cgroup, if any, is emptied and removed (its OOM-kill count read
+      first: ``oom_killed``);
+    - bwrap reports a child killed by signal N as exit status 128 + N: that is
+      turned back into ``returncode == -N``, as if the runtime were our child.
+    """
+
+    jail_init_pid: int | None = None
+    cgroup: JailCgroup | None = None
+    _init_pidfd: int | None = None
+    _jail_released = False
+
+    def poll(self) -> int | None:
+        if super().poll() is not None:
+            self._release_jail()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        super().wait(timeout)
+        self._release_jail()
+        return self.returncode
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            super().kill()
+        self._kill_inside()
+
+    def _kill_inside(self) -> None:
+        if self._init_pidfd is not None:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(self._init_pidfd, signal.SIGKILL)
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+
+    @property
+    def oom_killed(self) -> bool:
+        """Whether the memory cgroup's OOM killer killed a process of this jail."""
+        if self.cgroup is None:
+            return False
+        if not self.cgroup.removed:
+            self.cgroup._read_memory_stats()
+        return self.cgroup.oom_kills > 0
+
+    @property
+    def peak_memory_bytes(self) -> int | None:
+        if self.cgroup is None:
+            return None
+        if not self.cgroup.removed:
+            self.cgroup._read_memory_stats()
+        return self.cgroup.peak_memory_bytes
+
+    def jail_pids(self) -> list[int]:
+        """Host pids of every live process in the jail's PID namespace (for checks and tests).
+
+        Zombies are not listed: a dead init whose bwrap parent was killed first is
+        reparented to the host's PID 1 (or a subreaper) and reaped there.
+        """
+        if self.jail_init_pid is None:
+            return []
+        try:
+            ns = os.readlink(f"/proc/{self.jail_init_pid}/ns/pid")
+        except OSError:
+            return []
+        pids = []
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{entry.name}/ns/pid") == ns and not _is_zombie(int(entry.name)):
+                        pids.append(int(entry.name))
+        return sorted(pids)
+
+    def _release_jail(self) -> None:
+        if self._jail_released:
+            return
+        self._jail_released = True
+        try:
+            if self._init_pidfd is not None and not _wait_pidfd(self._init_pidfd, 2.0):
+                self._kill_inside()
+                _wait_pidfd(self._init_pidfd, 2.0)
+            if self.cgroup is not None:
+                self.cgroup.remove()
+        finally:
+            if self._init_pidfd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(self._init_pidfd)
+                self._init_pidfd = None
+            code = self.returncode
+            if code is not None and _SIGNAL_EXIT_BASE < code < _SIGNAL_EXIT_BASE + 32:
+                self.returncode = -(code - _SIGNAL_EXIT_BASE)
+
+
+def _finalize(cgroup: JailCgroup | None, pidfd_holder: list[int]) -> None:
+    """Last resort when a JailProcess is dropped without wait(): kill and clean up."""
+    for fd in pidfd_holder:
+        with contextlib.suppress(OSError):
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    if cgroup is not None and not cgroup.removed:
+        cgroup.remove(timeout=0.5)
+
+
+def _read_child_pid(fd: int, timeout: float) -> int | None:
+    """bwrap writes {"child-pid": N} to --info-fd once the namespaces exist."""
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while b"}" not in buf:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        readable, _, _ = select.select([fd], [], [], remaining)
+        if not readable:
+            return None
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        buf += chunk
+    try:
+        return int(json.loads(buf.decode())["child-pid"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+# -- the launcher -------------------------------------------------------------------
+
+
+def _prefix_of(python: Path) -> Path:
+    """An interpreter's installation prefix: <prefix>/bin/pythonX.Y."""
+    return python.resolve().parent.parent
+
+
+def _under(path: Path, root: str) -> bool:
+    return path == Path(root) or Path(root) in path.parents
+
+
+@dataclass
+class BwrapLauncher:
+    """Spawns runtimes (or any command, for checks) inside a bubblewrap jail."""
+
+    name: str = "bwrap"
+    isolated: bool = True
+    paths: HostPaths = field(default_factory=host_paths)
+    jail_limits: JailLimits = field(default_factory=JailLimits)
+    bwrap: str | None = None  # default: bwrap on PATH
+    # Root workers only: the host account the jail runs as.
+    host_uid: int = HOST_UID_WHEN_ROOT
+    host_gid: int = HOST_GID_WHEN_ROOT
+    # None: per-jail cgroups whenever cgroup_parents() finds them; False: never.
+    use_cgroups: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.bwrap is None:
+            self.bwrap = find_bwrap()
+
+    # -- what is in force -----------------------------------------------------------
+
+    @property
+    def privileged(self) -> bool:
+        """The worker is root: outer bwrap privileged, the jail dropped to ``host_uid``."""
+        return os.geteuid() == 0
+
+    @functools.cached_property
+    def _cgroup_parents(self) -> dict[str, Path]:
+        return {} if self.use_cgroups is False else cgroup_parents()
+
+    @property
+    def cgroups(self) -> bool:
+        return bool(self._cgroup_parents)
+
+    def describe(self) -> str:
+        """The isolation level, for the worker's log and the instructors' dashboard."""
+        version = bwrap_version(self.bwrap) if self.bwrap else "missing"
+        uid = f"uid {self.host_uid}" if self.privileged else f"uid {os.geteuid()} via user namespace"
+        cgroup = "cgroup pids+memory" if self.cgroups else "no cgroup, rlimits only"
+        return f"namespaces (bubblewrap {version}, {uid}, {cgroup})"
+
+    # -- building the command ---------------------------------------------------------
+
+    @property
+    def python(self) -> Path:
+        return self.paths.python
+
+    @property
+    def package_mounts(self) -> list[str]:
+        return [
+            PACKAGES_MOUNT if i == 0 else f"{PACKAGES_MOUNT}-{i}"
+            for i in range(len(self.paths.site_packages))
+        ]
+
+    def runtime_argv(self, channel_fd: int) -> list[str]:
+        return runtime_argv(
+            python=self.python,
+            bootstrap=f"{RUNTIME_MOUNT}/bootstrap.py",
+            channel_fd=channel_fd,
+            packages=self.package_mounts,
+            task_root=TASK_ROOT,
+        )
+
+    def _filesystem_args(self, etc_fds: dict[str, int]) -> list[str]:
+        # bwrap's root is an empty tmpfs, made read-only once everything is in place.
+        args: list[str] = []
+        # The system: /usr read-only, and the top-level links into it (merged /usr)
+        # or the directories themselves (older layouts).
+        args += ["--ro-bind", "/usr", "/usr"]
+        for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+            host = Path("/") / top
+            if host.is_symlink():
+                args += ["--symlink", os.readlink(host), f"/{top}"]
+            elif host.is_dir():
+                args += ["--ro-bind", str(host), f"/{top}"]
+        # The interpreter's prefix at its own path (its RUNPATH names it), with
+        # traversable parents: bwrap would copy /root's 0700.
+        prefix = _prefix_of(self.python)
+        if not any(_under(prefix, top) for top in ("/usr", "/bin", "/lib", "/lib64")):
+            for parent in reversed(prefix.parents[:-1]):
+                args += ["--perms", "0755", "--dir", str(parent)]
+            args += ["--ro-bind", str(prefix), str(prefix)]
+        args += ["--perms", "0755", "--dir", "/var", "--perms", "0755", "--dir", "/var/runtime"]
+        args += ["--ro-bind", str(self.paths.runtime_dir), RUNTIME_MOUNT]
+        for host_dir, mount in zip(self.paths.site_packages, self.package_mounts, strict=True):
+            args += ["--ro-bind", str(host_dir), mount]
+        # A synthetic /etc.
+        args += ["--perms", "0755", "--dir", "/etc"]
+        for name, fd in etc_fds.items():
+            args += ["--perms", "0644", "--ro-bind-data", str(fd), f"/etc/{name}"]
+        args += ["--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev"]
+        lim = self.jail_limits
+        args += ["--perms", "1777", "--size", str(lim.tmp_bytes), "--tmpfs", "/tmp"]  # noqa: S108
+        args += ["--perms", "1777", "--size", str(lim.task_bytes), "--tmpfs", TASK_ROOT]
+        args += ["--perms", "0755", "--dir", "/home", "--remount-ro", "/"]
+        return args
+
+    def _rlimit_argv(self, memory_mb: int, timeout_s: float) -> list[str]:
+        limits = RuntimeLimits.for_function(memory_mb, timeout_s)
+        lim = self.jail_limits
+        pairs = [
+            ("as", limits.address_space_bytes, limits.address_space_bytes),
+            ("cpu", limits.cpu_seconds, limits.cpu_seconds + 5),  # SIGXCPU, then SIGKILL
+            ("nofile", limits.open_files, limits.open_files),
+            ("fsize", limits.file_size_bytes, limits.file_size_bytes),
+            ("core", 0, 0),
+            ("nproc", lim.processes, lim.processes),
+            ("stack", lim.stack_bytes, lim.stack_bytes),
+        ]
+        return ["/usr/bin/prlimit", *(f"--{name}={soft}:{hard}" for name, soft, hard in pairs), "--"]
+
+    def _namespace_args(self) -> list[str]:
+        return [
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup",
+            "--hostname",
+            HOSTNAME,
+            "--die-with-parent",
+            "--new-session",
+            "--clearenv",
+            *itertools.chain.from_iterable(("--setenv", k, v) for k, v in JAIL_ENV.items()),
+        ]
+
+    _USERNS_ARGS = ("--unshare-user", "--disable-userns", "--uid", str(JAIL_UID), "--gid", str(JAIL_GID))
+
+    def command(
+        self, argv: Sequence[str], *, memory_mb: int, timeout_s: float, etc_fds: dict[str, int], args_fd: int
+    ) -> tuple[list[str], list[str]]:
+        """(argv for Popen, bwrap options for the --args memfd)."""
+        inside = [*self._rlimit_argv(memory_mb, timeout_s), *argv]
+        options = self._namespace_args() + self._filesystem_args(etc_fds) + ["--chdir", TASK_ROOT]
+        if self.privileged:
+            drop = [
+                "/usr/bin/setpriv",
+                f"--reuid={self.host_uid}",
+                f"--regid={self.host_gid}",
+                "--clear-groups",
+                "--no-new-privs",
+                "--bounding-set=-all",
+                "--inh-caps=-all",
+                "--",
+            ]
+            inner = [
+                "/usr/bin/bwrap",
+                *self._USERNS_ARGS,
+                # --dev-bind: a plain --bind would add nodev and break /dev/null;
+                # the only device nodes here are the outer bwrap's null, zero, ...
+                "--dev-bind",
+                "/",
+                "/",
+                "--die-with-parent",
+                "--chdir",
+                TASK_ROOT,
+                "--",
+            ]
+            tail = drop + inner + inside
+        else:
+            options = list(self._USERNS_ARGS) + options
+            tail = inside
+        assert self.bwrap is not None
+        return [self.bwrap, "--args", str(args_fd), "--", *tail], options
+
+    # -- spawning ------------------------------------------------------------------------
+
+    def popen(
+        self,
+        argv: Sequence[str],
+        *,
+        memory_mb: int = 128,
+        timeout_s: float = 3.0,
+        pass_fds: Sequence[int] = (),
+        stdin: int | None = subprocess.PIPE,
+        stdout: int | None = subprocess.PIPE,
+        stderr: int | None = subprocess.STDOUT,
+    ) -> JailProcess:
+        """Start ``argv`` (paths as the jail sees them) in a fresh jail."""
+        if self.bwrap is None:
+            raise JailError("bubblewrap (bwrap) is not installed")
+        own_fds: list[int] = []
+        cgroup: JailCgroup | None = None
+        proc: JailProcess | None = None
+        info_r = -1
+        try:
+            etc_fds = {name: _memfd(f"etc-{name}", text.encode()) for name, text in _ETC_FILES.items()}
+            own_fds += etc_fds.values()
+            args_fd = _memfd("bwrap-args", b"")
+            own_fds.append(args_fd)
+            info_r, info_w = os.pipe()
+            own_fds.append(info_w)
+            cmd, options = self.command(
+                argv, memory_mb=memory_mb, timeout_s=timeout_s, etc_fds=etc_fds, args_fd=args_fd
+            )
+            options = ["--info-fd", str(info_w), *options]
+            os.write(args_fd, b"".join(o.encode() + b"\0" for o in options))
+            os.lseek(args_fd, 0, os.SEEK_SET)
+            if self._cgroup_parents:
+                cgroup = JailCgroup(
+                    self._cgroup_parents,
+                    pids_max=self.jail_limits.pids_max,
+                    memory_bytes=self.jail_limits.memory_limit_bytes(memory_mb),
+                )
+                files = cgroup.procs_files
+                join = " && ".join(f'echo $$ > "${i + 1}"' for i in range(len(files)))
+                cmd = [
+                    "/bin/sh",
+                    "-c",
+                    f'{join} && shift {len(files)} && exec "$@"',
+                    "coldstart-jail",
+                    *files,
+                    *cmd,
+                ]
+            proc = JailProcess(
+                cmd,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                pass_fds=(*pass_fds, *own_fds),
+                start_new_session=True,
+                env=dict(_HOST_ENV),
+                cwd="/",
+            )
+            proc.cgroup = cgroup
+            for fd in own_fds:
+                os.close(fd)
+            own_fds = []
+            child = _read_child_pid(info_r, 10.0)
+            if child is not None:
+                proc.jail_init_pid = child
+                with contextlib.suppress(OSError):
+                    proc._init_pidfd = os.pidfd_open(child)
+            holder = [proc._init_pidfd] if proc._init_pidfd is not None else []
+            weakref.finalize(proc, _finalize, cgroup, holder)
+            return proc
+        except BaseException:
+            if proc is not None:
+                proc.kill()
+                proc.wait()
+            elif cgroup is not None:
+                cgroup.remove()
+            raise
+        finally:
+            for fd in own_fds:
+                os.close(fd)
+            if info_r >= 0:
+                os.close(info_r)
+
+    def spawn(self, *, channel_fd: int, memory_mb: int, timeout_s: float) -> subprocess.Popen[bytes]:
+        return self.popen(
+            self.runtime_argv(channel_fd), memory_mb=memory_mb, timeout_s=timeout_s, pass_fds=(channel_fd,)
+        )
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        input: bytes | None = None,
+        timeout: float = 30.0,
+        memory_mb: int = 128,
+        timeout_s: float = 3.0,
+        pass_fds: Sequence[int] = (),
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run a command in a fresh jail to completion (stdout and stderr apart)."""
+        proc = self.popen(
+            argv,
+            memory_mb=memory_mb,
+            timeout_s=timeout_s,
+            pass_fds=pass_fds,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        with proc:
+            try:
+                out, err = proc.communicate(input, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+                proc.wait()
+                raise
+        return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+
+    def python_argv(self, code: str) -> list[str]:
+        """``python -I -B -c code`` with the jail's interpreter (the runtime's packages not on the path)."""
+        return [str(self.python), "-I", "-B", "-c", code]
+
+
+def default_launcher() -> BwrapLauncher:
+    return BwrapLauncher()
+
+
+if __name__ == "__main__":  # pragma: no cover - a manual probe: python -m sandbox.jail.bwrap CMD...
+    launcher = BwrapLauncher()
+    print(launcher.describe(), file=sys.stderr)
+    result = launcher.run(sys.argv[1:] or ["/bin/sh", "-c", "id; ls -la /"], timeout=30)
+    sys.stdout.buffer.write(result.stdout)
+    sys.stderr.buffer.write(result.stderr)
+    sys.exit(result.returncode)
