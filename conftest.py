@@ -4,6 +4,9 @@ import os
 
 import pytest
 
+from course.models import Exercise
+from course.services import course_sync
+
 # Tests get their own Redis database, so they never touch a developer's queue (db 0).
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 
@@ -13,10 +16,6 @@ def pytest_configure(config) -> None:
 
     # Celery reads its configuration lazily, on first use: this is before it.
     settings.REDIS_URL = settings.CELERY_BROKER_URL = TEST_REDIS_URL
-
-
-from course.models import Exercise
-from course.services import course_sync
 
 
 @pytest.fixture

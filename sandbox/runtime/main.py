@@ -230,8 +230,12 @@ class Runtime:
             logging.warning(LAMBDA_UNHANDLED_EXCEPTION_WARNING)
             self.sink.log_error(error)
             self.init_error = error
-        reply = {"op": OP_INIT, "nonce": nonce, "ok": error is None}
-        reply["init_duration_ms"] = self.init_duration_ms
+        reply = {
+            "op": OP_INIT,
+            "nonce": nonce,
+            "ok": error is None,
+            "init_duration_ms": self.init_duration_ms,
+        }
         if error is not None:
             reply["error"] = clip_error(error, ERROR_MESSAGE_MAX_CHARS, STACK_TRACE_MAX_CHARS)
         self.send_doc(reply)

@@ -126,7 +126,7 @@ def test_choose_launcher_falls_back_only_when_allowed(monkeypatch, caplog):
 def test_choose_launcher_refuses_a_broken_jail(monkeypatch):
     """A jail that cannot start (here: an interpreter that is not there) is refused, with bwrap's words."""
     broken = HostPaths(python=Path("/nonexistent/bin/python3"), runtime_dir=RUNTIME_DIR, site_packages=())
-    monkeypatch.setattr("sandbox.jail.bwrap.host_paths", lambda: broken)
+    monkeypatch.setattr("sandbox.jail.selftest.BwrapLauncher", lambda: BwrapLauncher(paths=broken))
     with pytest.raises(JailUnavailable) as excinfo:
         choose_launcher(allow_unisolated=False)
     assert "could not build a jail" in str(excinfo.value)
