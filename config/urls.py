@@ -10,5 +10,6 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", course_views.signup, name="signup"),
+    path("instructor/", include("course.dashboard.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Submission(models.Model):
@@ -37,6 +38,8 @@ class Submission(models.Model):
     isolation = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started grading it.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When it last entered the queue (creation or regrade): how staleness is measured.
+    queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

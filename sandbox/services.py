@@ -131,7 +131,7 @@ def submissions_expire_stale(*, now=None) -> int:
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.SUBMISSION_STALE_AFTER_SECONDS)
     return Submission.objects.filter(
-        status__in=[Submission.Status.QUEUED, Submission.Status.RUNNING], created_at__lt=cutoff
+        status__in=[Submission.Status.QUEUED, Submission.Status.RUNNING], queued_at__lt=cutoff
     ).update(
         status=Submission.Status.SYSTEM_ERROR,
         message=(
@@ -140,3 +140,21 @@ def submissions_expire_stale(*, now=None) -> int:
         ),
         finished_at=now,
     )
+
+
+def submissions_regrade(*, submission_ids: list[int]) -> int:
+    """Grade these submissions again (after an exercise was fixed), on the regrade queue so that
+    a thousand regrades never delay a learner's Test."""
+    from sandbox.tasks import grade_submission
+
+    with transaction.atomic():
+        count = Submission.objects.filter(pk__in=submission_ids).update(
+            status=Submission.Status.QUEUED,
+            attempts=0,
+            started_at=None,
+            finished_at=None,
+            queued_at=timezone.now(),
+        )
+        for pk in submission_ids:
+            transaction.on_commit(lambda pk=pk: grade_submission.apply_async((pk,), queue="regrade"))
+    return count

@@ -58,7 +58,7 @@ def submission_status(request, pk: int) -> HttpResponse:
     if submission.learner_id != request.user.pk and not is_instructor(request.user):
         raise Http404
     stale_after = settings.SUBMISSION_STALE_AFTER_SECONDS
-    if not submission.is_final and (timezone.now() - submission.created_at).total_seconds() > stale_after:
+    if not submission.is_final and (timezone.now() - submission.queued_at).total_seconds() > stale_after:
         submission_fail_system(
             submission_id=submission.pk,
             message="Grading took far too long (a worker was lost or the queue is stuck). "

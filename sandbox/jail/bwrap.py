@@ -232,14 +232,23 @@ class JailCgroup:
 
     @classmethod
     def _sweep(cls, parents: dict[str, Path]) -> None:
-        """Remove the empty cgroups of workers that died without cleaning up."""
+        """Kill and remove the jails of workers that died without cleaning up.
+
+        bwrap's --die-with-parent has a window (the reaper sets its parent-death
+        signal only after it is forked): a worker killed in it leaves an orphaned
+        jail behind. Its cgroup names the dead worker's pid.
+        """
         for parent in parents.values():
             with contextlib.suppress(OSError):
                 for entry in parent.iterdir():
                     match = re.fullmatch(re.escape(cls.PREFIX) + r"(\d+)-\d+-[0-9a-f]+", entry.name)
                     if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+                        with contextlib.suppress(OSError, ValueError):
+                            for pid in (entry / "cgroup.procs").read_text().split():
+                                with contextlib.suppress(OSError):
+                                    os.kill(int(pid), signal.SIGKILL)
                         with contextlib.suppress(OSError):
-                            entry.rmdir()  # EBUSY while it has processes: left alone
+                            entry.rmdir()  # EBUSY until the killed processes are gone: next sweep
 
     def _write(self, controller: str, file: str, value: str) -> None:
         (self.dirs[controller] / file).write_text(value)
@@ -417,6 +426,46 @@ def _finalize(cgroup: JailCgroup | None, pidfd_holder: list[int]) -> None:
             os.close(fd)
     if cgroup is not None and not cgroup.removed:
         cgroup.remove(timeout=0.5)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as children:
+            return [int(c) for c in children.read().split()]
+    except FileNotFoundError:  # a kernel without CONFIG_PROC_CHILDREN: scan
+        found = []
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                with (
+                    contextlib.suppress(OSError, ValueError, IndexError),
+                    open(f"/proc/{entry.name}/stat", "rb") as stat,
+                ):
+                    if int(stat.read().rsplit(b")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry.name))
+        return found
+    except (OSError, ValueError):
+        return []
+
+
+def _wait_armed(init_pid: int, init_pidfd: int | None, bwrap_argv0: bytes, timeout: float) -> None:
+    """Wait until the jail's init has started the command.
+
+    bwrap's reaper sets its parent-death signal right after forking the command,
+    with no check that its parent is still alive: a worker that died before that
+    would leave the jail orphaned. Once the command has exec'd (its command line
+    is no longer bwrap's), the reaper is past that point.
+    """
+    prefix = bwrap_argv0 + b"\0--args\0"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in _children(init_pid):
+            with contextlib.suppress(OSError), open(f"/proc/{child}/cmdline", "rb") as cmdline:
+                text = cmdline.read()
+                if text and not text.startswith(prefix):
+                    return
+        if init_pidfd is not None and _wait_pidfd(init_pidfd, 0):
+            return  # it is over already
+        time.sleep(0.001)
 
 
 def _read_child_pid(fd: int, timeout: float) -> int | None:
@@ -648,6 +697,7 @@ class BwrapLauncher:
                 argv, memory_mb=memory_mb, timeout_s=timeout_s, etc_fds=etc_fds, args_fd=args_fd
             )
             options = ["--info-fd", str(info_w), *options]
+            cmd_bwrap = cmd[0]
             os.write(args_fd, b"".join(o.encode() + b"\0" for o in options))
             os.lseek(args_fd, 0, os.SEEK_SET)
             if self._cgroup_parents:
@@ -685,6 +735,7 @@ class BwrapLauncher:
                 proc.jail_init_pid = child
                 with contextlib.suppress(OSError):
                     proc._init_pidfd = os.pidfd_open(child)
+                _wait_armed(child, proc._init_pidfd, cmd_bwrap.encode(), 10.0)
             holder = [proc._init_pidfd] if proc._init_pidfd is not None else []
             weakref.finalize(proc, _finalize, cgroup, holder)
             return proc

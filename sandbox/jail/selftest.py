@@ -371,14 +371,19 @@ def run_self_test(launcher: Launcher) -> SelfTestReport:
     )
 
 
-def choose_launcher(*, allow_unisolated: bool) -> tuple[Launcher, SelfTestReport]:
-    """The bwrap launcher if its self-test passes; else unisolated if allowed; else JailUnavailable."""
-    launcher = BwrapLauncher()
+def choose_launcher(
+    *, allow_unisolated: bool, bwrap: BwrapLauncher | None = None
+) -> tuple[Launcher, SelfTestReport]:
+    """The bwrap launcher if its self-test passes; else unisolated if allowed; else JailUnavailable.
+
+    ``bwrap``: the jail to try (default ``BwrapLauncher()``).
+    """
+    launcher = bwrap if bwrap is not None else BwrapLauncher()
     report = run_self_test(launcher)
     if report.ok:
         logger.info("sandbox isolation: %s", report.isolation)
         return launcher, report
-    if find_bwrap() is None:
+    if launcher.bwrap is None or find_bwrap() is None:
         why = "bubblewrap (bwrap) is not installed."
     elif report.error:
         why = f"bubblewrap could not build a jail here: {report.error}"

@@ -106,7 +106,7 @@ def test_choose_launcher_refuses_without_bubblewrap(monkeypatch):
     monkeypatch.setattr("sandbox.jail.bwrap.find_bwrap", lambda: None)
     monkeypatch.setattr("sandbox.jail.selftest.find_bwrap", lambda: None)
     with pytest.raises(JailUnavailable) as excinfo:
-        choose_launcher(allow_unisolated=False)
+        choose_launcher(allow_unisolated=False, bwrap=BwrapLauncher())
     message = str(excinfo.value)
     assert "bubblewrap (bwrap) is not installed" in message
     assert "apt-get install bubblewrap" in message
@@ -116,7 +116,7 @@ def test_choose_launcher_refuses_without_bubblewrap(monkeypatch):
 def test_choose_launcher_falls_back_only_when_allowed(monkeypatch, caplog):
     monkeypatch.setattr("sandbox.jail.bwrap.find_bwrap", lambda: None)
     monkeypatch.setattr("sandbox.jail.selftest.find_bwrap", lambda: None)
-    launcher, report = choose_launcher(allow_unisolated=True)
+    launcher, report = choose_launcher(allow_unisolated=True, bwrap=BwrapLauncher())
     assert isinstance(launcher, UnisolatedLauncher) and not launcher.isolated
     assert report.isolation == "none" and not report.ok
     assert "not installed" in report.error
@@ -126,9 +126,8 @@ def test_choose_launcher_falls_back_only_when_allowed(monkeypatch, caplog):
 def test_choose_launcher_refuses_a_broken_jail(monkeypatch):
     """A jail that cannot start (here: an interpreter that is not there) is refused, with bwrap's words."""
     broken = HostPaths(python=Path("/nonexistent/bin/python3"), runtime_dir=RUNTIME_DIR, site_packages=())
-    monkeypatch.setattr("sandbox.jail.selftest.BwrapLauncher", lambda: BwrapLauncher(paths=broken))
     with pytest.raises(JailUnavailable) as excinfo:
-        choose_launcher(allow_unisolated=False)
+        choose_launcher(allow_unisolated=False, bwrap=BwrapLauncher(paths=broken))
     assert "could not build a jail" in str(excinfo.value)
 
 
@@ -432,7 +431,8 @@ def test_root_worker_runs_jail_as_unprivileged_host_uid(jail):
         for pid in proc.jail_pids():
             with open(f"/proc/{pid}/status") as status:
                 uids[pid] = next(int(line.split()[1]) for line in status if line.startswith("Uid:"))
-        python_pids = host_marker_pids(marker)
+        python = str(jail.python).encode()
+        python_pids = [pid for pid in uids if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(python)]
         assert python_pids and all(uids[pid] == HOST_UID_WHEN_ROOT for pid in python_pids), uids
         # the only host-root process is bwrap's privileged reaper, the PID namespace's init
         assert {pid for pid, uid in uids.items() if uid == 0} <= {proc.jail_init_pid}
@@ -535,11 +535,11 @@ def test_cgroup_limits_while_running_and_removed_after():
 
 DAEMON = """
 import os, sys, time
-marker = sys.argv[1]
+marker = sys.argv[1] + "-daemon"  # made here: no other command line holds it
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
-        os.execv("/bin/sleep", ["/bin/sleep", "300", marker])
+        os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(300)", marker])
     os._exit(0)
 time.sleep(0.2)
 print("daemonized", flush=True)
@@ -551,14 +551,16 @@ time.sleep(300)
 def test_killing_the_jail_kills_a_double_forked_daemon(jail, how):
     marker = f"coldstart-daemon-{os.getpid()}-{how}"
     proc = jail.popen(jail.python_argv(DAEMON) + [marker], stdin=subprocess.DEVNULL)
-    assert proc.stdout.readline() == b"daemonized\n"
-    assert len(host_marker_pids(marker)) == 1
-    if how == "killpg":  # what RuntimeProcess does
-        os.killpg(proc.pid, signal.SIGKILL)
-    else:
-        proc.kill()
-    proc.wait(timeout=10)
-    assert host_marker_pids(marker) == []  # wait() returns once the PID namespace is empty
+    try:
+        assert proc.stdout.readline() == b"daemonized\n"
+        assert len(host_marker_pids(marker + "-daemon")) == 1
+    finally:
+        if how == "killpg":  # what RuntimeProcess does
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+        proc.wait(timeout=10)
+    assert host_marker_pids(marker + "-daemon") == []  # wait() returns once the PID namespace is empty
     assert proc.jail_pids() == []
 
 
@@ -570,7 +572,8 @@ def test_the_worker_dying_takes_its_jails_down():
         sys.path.insert(0, {str(PROJECT)!r})
         from sandbox.jail.bwrap import BwrapLauncher
         launcher = BwrapLauncher()
-        proc = launcher.popen(["/bin/sleep", "300", {marker!r}], stdin=None, stdout=None)
+        proc = launcher.popen([str(launcher.python), "-c", "import time; time.sleep(300)", {marker!r}],
+                              stdin=None, stdout=None)
         print("spawned", flush=True)
         time.sleep(300)
         """
@@ -596,7 +599,9 @@ def test_exit_status_and_signals_come_through(jail):
 
 def test_two_jails_cannot_see_each_other(jail):
     marker = f"coldstart-neighbour-{os.getpid()}"
-    neighbour = jail.popen(["/bin/sleep", "300", marker], stdin=subprocess.DEVNULL)
+    neighbour = jail.popen(
+        jail.python_argv("import time; time.sleep(300)") + [marker], stdin=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 5
         while not host_marker_pids(marker) and time.monotonic() < deadline:
@@ -605,11 +610,17 @@ def test_two_jails_cannot_see_each_other(jail):
             jail,
             """
             import json, os, signal, sys
+            marker = sys.stdin.read().encode()  # not on its own command line
             seen = [p for p in os.listdir("/proc") if p.isdigit()
-                    and sys.argv[1].encode() in open(f"/proc/{p}/cmdline", "rb").read()]
+                    and marker in open(f"/proc/{p}/cmdline", "rb").read()]
+            mine = {os.getpid()}  # itself and its ancestors (bwrap's), which it may kill
+            pid = os.getpid()
+            while pid > 1:
+                pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+                mine.add(pid)
             hit = 0
-            for pid in range(2, 4096):
-                if pid == os.getpid():
+            for pid in range(1, 4096):
+                if pid in mine:
                     continue
                 try:
                     os.kill(pid, signal.SIGKILL)
@@ -618,7 +629,7 @@ def test_two_jails_cannot_see_each_other(jail):
                     pass
             print(json.dumps({"seen": seen, "hit": hit}))
             """,
-            marker,
+            input=marker.encode(),
         )
         assert out["seen"] == []
         assert neighbour.poll() is None and host_marker_pids(marker)

@@ -96,8 +96,12 @@ FAKE_RUNTIME = textwrap.dedent(
         if mode == "oversized":
             write_all(channel, b"x" * (MAX + 10))
             time.sleep(60)
+        if mode == "two_records":  # in one write: both are in the pipe when the driver reads
+            write_all(channel, (json.dumps(record) + "\\n").encode() * 2)
+            continue
         send(record)
-        if mode == "two_records":
+        if mode == "late_record":
+            time.sleep(0.2)
             send(record)
     """
 ).replace("MAX", str(MAX_RECORD_BYTES))
@@ -213,6 +217,15 @@ def test_a_wrong_reply_is_a_bad_record(mode):
     assert not runtime.alive
 
 
+def test_a_line_written_after_the_record_spoils_the_next_exchange():
+    """Only what is already in the pipe can be checked with the record; later lines surface next time."""
+    runtime = started("late_record")
+    assert runtime.invoke(str(uuid.uuid4()), {}).fault is None
+    time.sleep(0.4)
+    outcome = runtime.invoke(str(uuid.uuid4()), {})
+    assert outcome.fault == "bad_record" and "nonce" in outcome.detail
+
+
 def test_an_oversized_reply_is_a_bad_record():
     runtime = started("oversized")
     outcome = runtime.invoke(str(uuid.uuid4()), {})
@@ -227,7 +240,8 @@ def test_the_handler_timeout_writes_lambdas_lines():
     assert outcome.describe() == "timeout: the handler ran for more than 0.30 s"
     lines = outcome.logs.splitlines()
     assert lines[0] == "handler log"
-    assert re.fullmatch(rf"\S+Z {request_id} Task timed out after 0\.3\d seconds", lines[1])
+    timed_out = re.fullmatch(rf"\S+Z {request_id} Task timed out after (\d+\.\d\d) seconds", lines[1])
+    assert timed_out and 0.3 <= float(timed_out[1]) < 1.3
     assert lines[2] == f"END RequestId: {request_id}"
     assert lines[3] == (
         f"REPORT RequestId: {request_id}\tDuration: 300.00 ms\tBilled Duration: 302 ms\tMemory Size: 128 MB\t"

@@ -184,7 +184,7 @@ def test_context_attributes_and_types(toolbox):
     assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", ctx["log_stream_name"])
     assert ctx["identity_type"] == "CognitoIdentity" and ctx["identity"] == [None, None]
     assert ctx["client_context"] is None and ctx["tenant_id"] is None
-    assert ctx["remaining_type"] == "int" and 2500 < ctx["remaining"] <= 3000
+    assert ctx["remaining_type"] == "int" and 2000 < ctx["remaining"] <= 3000
     env = ctx["env"]
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == "toolbox"
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
@@ -217,7 +217,7 @@ def test_environment_is_scrubbed(start_function, monkeypatch):
 def test_remaining_time_counts_down(toolbox):
     first, second = call(toolbox, {"action": "countdown"})[1].record["result"]
     assert first <= 3000
-    assert 250 <= first - second <= 600
+    assert 290 <= first - second <= 1500  # slept 0.3 s (generous upper bound for a loaded machine)
 
 
 def test_invoke_timeout_overrides_the_context_deadline(toolbox):
@@ -334,7 +334,8 @@ def test_timeout_kills_the_runtime_and_logs_what_lambda_logs(start_function):
     assert not runtime.alive
     lines = outcome.logs.splitlines()
     assert lines[:2] == [f"START RequestId: {request_id} Version: $LATEST", "before the sleep"]
-    assert re.fullmatch(rf"{TS} {request_id} Task timed out after 0\.5\d seconds", lines[2])
+    timed_out = re.fullmatch(rf"{TS} {request_id} Task timed out after (\d+\.\d\d) seconds", lines[2])
+    assert timed_out and 0.5 <= float(timed_out[1]) < 1.5  # elapsed, may be a little above the timeout
     assert lines[3] == f"END RequestId: {request_id}"
     assert lines[4] == (
         f"REPORT RequestId: {request_id}\tDuration: 500.00 ms\t"

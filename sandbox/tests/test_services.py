@@ -86,7 +86,7 @@ def test_start_claims_once_and_ignores_final_submissions(s3_exercise):
 
 def test_stale_submissions_become_system_errors(s3_exercise):
     submission = submission_create(learner=make_learner(), exercise=s3_exercise, code=CODE, kind="submit")
-    Submission.objects.filter(pk=submission.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    Submission.objects.filter(pk=submission.pk).update(queued_at=timezone.now() - timedelta(hours=1))
     assert submissions_expire_stale() == 1
     submission.refresh_from_db()
     assert submission.status == Submission.Status.SYSTEM_ERROR

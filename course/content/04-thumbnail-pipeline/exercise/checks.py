@@ -166,10 +166,15 @@ def writes_thumbnails(ctx: CheckContext) -> None:
         listed = ", ".join(_s3(*where) for where in extra)
         if skipped:
             outside = ", ".join(repr(r.key) for r in skipped)
+            loop = ""
+            if any(r.key.startswith("thumbnails/") for r in skipped):
+                loop = (
+                    " A key under thumbnails/ is a thumbnail you wrote earlier: making a thumbnail of it "
+                    "is the recursive-trigger loop."
+                )
             raise CheckFailed(
                 f"Your function wrote {listed}, but the record(s) for {outside} are outside uploads/ "
-                "and must be skipped without reading or writing anything. A key under thumbnails/ is a "
-                "thumbnail you wrote earlier: making a thumbnail of it is the recursive-trigger loop.",
+                f"and must be skipped without reading or writing anything.{loop}",
                 expected=sorted(_s3(*where) for where in expected),
                 got=[_s3(*where) for where in extra],
                 hint="Decode the key first, then skip it: `if not key.startswith('uploads/'): continue`.",
