@@ -17,7 +17,7 @@ from sandbox.checks import CheckContext, CheckFailed
 from sandbox.contracts.alb import alb_error_response, alb_http_response
 from sandbox.contracts.sqs import sqs_batch_outcome
 from sandbox.exercise_files import checks_module, exercise_source
-from sandbox.jail.process import RuntimeProcess
+from sandbox.jail.process import InitOutcome, RuntimeProcess
 from sandbox.models import Submission
 from sandbox.services import submission_finish, submission_start
 from sandbox.verdicts import (
@@ -48,28 +48,32 @@ class CaseRun:
     fault: str | None = None
     fault_detail: str = ""
     init_error: dict[str, Any] | None = None
+    init_failed: bool = False  # the module never loaded: nothing of the handler ran
+    oom_killed: bool = False  # the jail's memory cgroup killed it
 
 
 def run_cases(*, code: str, definition: dict[str, Any], cases: list[Case]) -> list[CaseRun]:
     launcher = fleet.launcher()
     runs: list[CaseRun] = []
     runtime: RuntimeProcess | None = None
-    init_failure: tuple[dict[str, Any], str] | None = None
+    failed_init: InitOutcome | None = None
     try:
         for case in cases:
-            if init_failure:
-                # As on Lambda, every invoke retries init and fails the same way; don't pay for it again.
-                runs.append(CaseRun(case, None, init_failure[1], init_error=init_failure[0]))
-                continue
-            if runtime is None:
+            if failed_init is None and runtime is None:
                 runtime = _start(launcher, code=code, definition=definition)
-                init = runtime.last_init
-                if not init.ok:
-                    init_failure = (init.error or {}, init.logs)
+                if not runtime.last_init.ok:
+                    failed_init = runtime.last_init
                     runtime.kill()
                     runtime = None
-                    runs.append(CaseRun(case, None, init.logs, init_error=init.error, fault=init.fault))
-                    continue
+            if failed_init is not None:
+                # As on Lambda, every invoke retries init and fails the same way; don't pay for it again.
+                runs.append(
+                    CaseRun(
+                        case, None, failed_init.logs, init_error=failed_init.error, fault=failed_init.fault,
+                        fault_detail=failed_init.describe(), init_failed=True, oom_killed=failed_init.oom_killed,
+                    )
+                )  # fmt: skip
+                continue
             outcome = runtime.invoke(
                 request_id=str(uuid.uuid4()),
                 event=case.event,
@@ -128,53 +132,35 @@ def judge(run: CaseRun, *, definition: dict[str, Any], checks) -> dict[str, Any]
     }
     for key in ("duration_ms", "billed_duration_ms", "max_memory_used_mb", "init_duration_ms"):
         result[key] = record.get(key)
-    error = run.init_error or record.get("error")
     trigger = definition["trigger"]
+    memory_mb = int(definition["memory"])
 
-    if run.init_error is not None:
-        result |= {
-            "verdict": Verdict.ERROR,
-            "error": run.init_error,
-            "message": init_error_message(run.init_error),
-        }
-        if run.fault == "timeout":
-            result |= {
-                "verdict": Verdict.TIMEOUT,
-                "message": "Module init (code outside the handler) did not finish within 10 s, Lambda's init limit.",
-            }
-        return result
-    if run.fault == "timeout":
-        return (
-            result
-            | {"verdict": Verdict.TIMEOUT, "message": timeout_message(float(definition["timeout"]))}
-            | _http_if_alb(trigger, "timeout")
-        )
-    if run.fault == "output_limit":
-        return result | {"verdict": Verdict.OUTPUT_LIMIT, "message": OUTPUT_LIMIT_MESSAGE}
-    if run.fault in ("crashed", "bad_record"):
-        if run.fault == "crashed" and _looks_like_oom(run):
-            return result | {
-                "verdict": Verdict.MEMORY_LIMIT,
-                "message": memory_message(int(definition["memory"])),
-            }
-        return result | {"verdict": Verdict.CRASHED, "message": crashed_message(run.fault_detail)}
+    if run.fault or run.init_failed:
+        return result | _fault_verdict(run, definition=definition)
+    error = record.get("error")
     if error:
         if error.get("errorType") == "MemoryError":
             return result | {
                 "verdict": Verdict.MEMORY_LIMIT,
                 "error": error,
-                "message": memory_message(int(definition["memory"])),
+                "message": memory_message(memory_mb),
             }
         message = f"Your handler raised {error.get('errorType')}: {error.get('errorMessage')}"
+        verdict = {"verdict": Verdict.ERROR, "error": error, "message": message}
         if trigger == "alb":
-            message += " — ALB answers 502 Bad Gateway when the function raises."
+            verdict["message"] += " — ALB answers 502 Bad Gateway when the function raises."
+            verdict |= _http_if_alb(trigger, "unhandled")
         if trigger == "sqs":
-            message += " — the whole batch returns to the queue and is retried after the visibility timeout."
-        return (
-            result
-            | {"verdict": Verdict.ERROR, "error": error, "message": message}
-            | _http_if_alb(trigger, "unhandled")
-        )
+            verdict["message"] += (
+                " — the whole batch returns to the queue and is retried after the visibility timeout."
+            )
+            verdict["hint"] = sqs_batch_outcome(
+                message_ids=_message_ids(case.event),
+                response=None,
+                raised=True,
+                report_batch_item_failures=bool(definition["report_batch_item_failures"]),
+            ).reason
+        return result | verdict
 
     value = record.get("result")
     result["result"] = value
@@ -190,9 +176,8 @@ def judge(run: CaseRun, *, definition: dict[str, Any], checks) -> dict[str, Any]
         ctx.http = alb_http_response(value, multi_value=bool(definition["alb_multi_value"]))
         result["http"] = _http_dict(ctx.http)
     if trigger == "sqs":
-        ids = [r.get("messageId") for r in case.event.get("Records", [])]
         ctx.batch = sqs_batch_outcome(
-            message_ids=ids,
+            message_ids=_message_ids(case.event),
             response=value,
             raised=False,
             report_batch_item_failures=bool(definition["report_batch_item_failures"]),
@@ -215,8 +200,32 @@ def judge(run: CaseRun, *, definition: dict[str, Any], checks) -> dict[str, Any]
     return result
 
 
-def _looks_like_oom(run: CaseRun) -> bool:
-    return "MemoryError" in run.logs[-2000:] or "Cannot allocate memory" in run.logs[-2000:]
+def _fault_verdict(run: CaseRun, *, definition: dict[str, Any]) -> dict[str, Any]:
+    """The verdict when the runtime failed (or the module never loaded): no checks apply."""
+    memory_mb = int(definition["memory"])
+    if run.oom_killed or (run.fault == "crashed" and "MemoryError" in run.logs[-2000:]):
+        return {"verdict": Verdict.MEMORY_LIMIT, "message": memory_message(memory_mb)}
+    if run.fault == "output_limit":
+        return {"verdict": Verdict.OUTPUT_LIMIT, "message": OUTPUT_LIMIT_MESSAGE}
+    if run.fault in ("crashed", "bad_record"):
+        return {"verdict": Verdict.CRASHED, "message": crashed_message(run.fault_detail)}
+    if run.fault == "timeout" and run.init_failed:
+        return {
+            "verdict": Verdict.TIMEOUT,
+            "message": "Module init (the code outside your handler) did not finish within 10 s, Lambda's init limit. "
+            "Move slow work into the handler, or make it faster.",
+        }
+    if run.fault == "timeout":
+        return {
+            "verdict": Verdict.TIMEOUT,
+            "message": timeout_message(float(definition["timeout"])),
+        } | _http_if_alb(definition["trigger"], "timeout")
+    error = run.init_error or {}
+    return {"verdict": Verdict.ERROR, "error": error, "message": init_error_message(error)}
+
+
+def _message_ids(event: Any) -> list[str]:
+    return [r.get("messageId") for r in event.get("Records", [])] if isinstance(event, dict) else []
 
 
 def _http_if_alb(trigger: str, kind: str) -> dict[str, Any]:

@@ -138,6 +138,87 @@ def _memfd(name: str, data: bytes) -> int:
     return fd
 
 
+# -- seccomp -----------------------------------------------------------------------
+#
+# Defence in depth, on top of no capabilities and no user namespaces: a classic
+# BPF filter that makes the kernel interfaces a Lambda function never needs, and
+# that carry most of the recent local privilege-escalation bugs, fail with EPERM.
+# Installed by the innermost bwrap after it has built the jail (bwrap needs
+# mount, pivot_root and unshare itself). Only for the architectures below;
+# elsewhere the jail runs without it and the self-test says so.
+
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_BLOCKED_SYSCALLS = {
+    # name: (x86_64, aarch64)
+    "ptrace": (101, 117),
+    "process_vm_readv": (310, 270),
+    "process_vm_writev": (311, 271),
+    "io_uring_setup": (425, 425),
+    "io_uring_enter": (426, 426),
+    "io_uring_register": (427, 427),
+    "userfaultfd": (323, 282),
+    "bpf": (321, 280),
+    "perf_event_open": (298, 241),
+    "keyctl": (250, 219),
+    "add_key": (248, 217),
+    "request_key": (249, 218),
+    "unshare": (272, 97),
+    "setns": (308, 268),
+    "mount": (165, 40),
+    "umount2": (166, 39),
+    "pivot_root": (155, 41),
+    "open_tree": (428, 428),
+    "move_mount": (429, 429),
+    "fsopen": (430, 430),
+    "fsconfig": (431, 431),
+    "fsmount": (432, 432),
+    "fspick": (433, 433),
+    "mount_setattr": (442, 442),
+    "open_by_handle_at": (304, 265),
+    "kexec_load": (246, 104),
+    "kexec_file_load": (320, 294),
+    "init_module": (175, 105),
+    "finit_module": (313, 273),
+    "delete_module": (176, 106),
+    "swapon": (167, 224),
+    "swapoff": (168, 225),
+    "reboot": (169, 142),
+    "acct": (163, 89),
+    "quotactl": (179, 60),
+    "syslog": (103, 116),
+    "personality": (135, 92),
+}
+_EPERM = 1
+_X32_SYSCALL_BIT = 0x40000000
+
+
+def seccomp_program(machine: str | None = None) -> bytes | None:
+    """The filter as bwrap's --seccomp wants it (struct sock_filter[]), or None if unsupported here."""
+    import platform
+    import struct
+
+    machine = machine or platform.machine()
+    if machine not in _AUDIT_ARCH:
+        return None
+    column = 0 if machine == "x86_64" else 1
+    numbers = sorted({nrs[column] for nrs in _BLOCKED_SYSCALLS.values()})
+    ld_w_abs, jeq_k, jge_k, ret_k = 0x20, 0x15, 0x35, 0x06
+    allow, errno_eperm, kill = 0x7FFF0000, 0x00050000 | _EPERM, 0x80000000  # KILL_PROCESS
+    insns: list[tuple[int, int, int, int]] = [
+        (ld_w_abs, 0, 0, 4),  # seccomp_data.arch
+        (jeq_k, 1, 0, _AUDIT_ARCH[machine]),
+        (ret_k, 0, 0, kill),  # another ABI (i386 int 0x80 on x86_64): no
+        (ld_w_abs, 0, 0, 0),  # seccomp_data.nr
+    ]
+    if machine == "x86_64":  # the x32 ABI numbers everything + 0x40000000
+        insns.append((jge_k, len(numbers) + 1, 0, _X32_SYSCALL_BIT))
+    for i, nr in enumerate(numbers):
+        insns.append((jeq_k, len(numbers) - i, 0, nr))
+    insns.append((ret_k, 0, 0, allow))
+    insns.append((ret_k, 0, 0, errno_eperm))
+    return b"".join(struct.pack("<HBBI", *insn) for insn in insns)
+
+
 # -- cgroups (v1) -------------------------------------------------------------
 
 
@@ -336,6 +417,7 @@ class JailProcess(subprocess.Popen):
     jail_init_pid: int | None = None
     cgroup: JailCgroup | None = None
     _init_pidfd: int | None = None
+    _fd_holder: list[int]  # shared with the finalizer: emptied when the pidfd is closed
     _jail_released = False
 
     def poll(self) -> int | None:
@@ -409,6 +491,7 @@ class JailProcess(subprocess.Popen):
                 self.cgroup.remove()
         finally:
             if self._init_pidfd is not None:
+                self._fd_holder.clear()  # the finalizer must not close a number reused since
                 with contextlib.suppress(OSError):
                     os.close(self._init_pidfd)
                 self._init_pidfd = None
@@ -515,6 +598,8 @@ class BwrapLauncher:
     host_gid: int = HOST_GID_WHEN_ROOT
     # None: per-jail cgroups whenever cgroup_parents() finds them; False: never.
     use_cgroups: bool | None = None
+    # The seccomp filter (where the architecture is known).
+    seccomp: bool = True
 
     def __post_init__(self) -> None:
         if self.bwrap is None:
@@ -540,7 +625,8 @@ class BwrapLauncher:
         version = bwrap_version(self.bwrap) if self.bwrap else "missing"
         uid = f"uid {self.host_uid}" if self.privileged else f"uid {os.geteuid()} via user namespace"
         cgroup = "cgroup pids+memory" if self.cgroups else "no cgroup, rlimits only"
-        return f"namespaces (bubblewrap {version}, {uid}, {cgroup})"
+        seccomp = "seccomp" if self.seccomp and seccomp_program() is not None else "no seccomp"
+        return f"namespaces (bubblewrap {version}, {uid}, {cgroup}, {seccomp})"
 
     # -- building the command ---------------------------------------------------------
 
@@ -630,9 +716,17 @@ class BwrapLauncher:
     _USERNS_ARGS = ("--unshare-user", "--disable-userns", "--uid", str(JAIL_UID), "--gid", str(JAIL_GID))
 
     def command(
-        self, argv: Sequence[str], *, memory_mb: int, timeout_s: float, etc_fds: dict[str, int], args_fd: int
+        self,
+        argv: Sequence[str],
+        *,
+        memory_mb: int,
+        timeout_s: float,
+        etc_fds: dict[str, int],
+        args_fd: int,
+        seccomp_fd: int | None = None,
     ) -> tuple[list[str], list[str]]:
         """(argv for Popen, bwrap options for the --args memfd)."""
+        seccomp = ["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []
         inside = [*self._rlimit_argv(memory_mb, timeout_s), *argv]
         options = self._namespace_args() + self._filesystem_args(etc_fds) + ["--chdir", TASK_ROOT]
         if self.privileged:
@@ -657,11 +751,12 @@ class BwrapLauncher:
                 "--die-with-parent",
                 "--chdir",
                 TASK_ROOT,
+                *seccomp,
                 "--",
             ]
             tail = drop + inner + inside
         else:
-            options = list(self._USERNS_ARGS) + options
+            options = list(self._USERNS_ARGS) + options + seccomp
             tail = inside
         assert self.bwrap is not None
         return [self.bwrap, "--args", str(args_fd), "--", *tail], options
@@ -693,8 +788,17 @@ class BwrapLauncher:
             own_fds.append(args_fd)
             info_r, info_w = os.pipe()
             own_fds.append(info_w)
+            seccomp_fd = None
+            if self.seccomp and (program := seccomp_program()) is not None:
+                seccomp_fd = _memfd("seccomp", program)
+                own_fds.append(seccomp_fd)
             cmd, options = self.command(
-                argv, memory_mb=memory_mb, timeout_s=timeout_s, etc_fds=etc_fds, args_fd=args_fd
+                argv,
+                memory_mb=memory_mb,
+                timeout_s=timeout_s,
+                etc_fds=etc_fds,
+                args_fd=args_fd,
+                seccomp_fd=seccomp_fd,
             )
             options = ["--info-fd", str(info_w), *options]
             cmd_bwrap = cmd[0]
@@ -727,6 +831,7 @@ class BwrapLauncher:
                 cwd="/",
             )
             proc.cgroup = cgroup
+            proc._fd_holder = []
             for fd in own_fds:
                 os.close(fd)
             own_fds = []
@@ -736,8 +841,8 @@ class BwrapLauncher:
                 with contextlib.suppress(OSError):
                     proc._init_pidfd = os.pidfd_open(child)
                 _wait_armed(child, proc._init_pidfd, cmd_bwrap.encode(), 10.0)
-            holder = [proc._init_pidfd] if proc._init_pidfd is not None else []
-            weakref.finalize(proc, _finalize, cgroup, holder)
+            proc._fd_holder = [proc._init_pidfd] if proc._init_pidfd is not None else []
+            weakref.finalize(proc, _finalize, cgroup, proc._fd_holder)
             return proc
         except BaseException:
             if proc is not None:

@@ -9,6 +9,7 @@ import contextlib
 import http.server
 import json
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.jail import selftest
-from sandbox.jail.bwrap import JAIL_ENV, TASK_ROOT, BwrapLauncher, cgroup_parents, find_bwrap
+from sandbox.jail.bwrap import JAIL_ENV, TASK_ROOT, BwrapLauncher, cgroup_parents, find_bwrap, seccomp_program
 from sandbox.jail.launcher import RUNTIME_DIR, HostPaths, RuntimeLimits
 from sandbox.jail.limits import HOST_UID_WHEN_ROOT, JAIL_UID, JailLimits
 from sandbox.jail.process import RuntimeProcess
@@ -383,6 +384,37 @@ def test_user_namespaces_and_mounts_are_refused(jail):
         """,
     )
     assert "allowed" not in out.values(), out
+
+
+@pytest.mark.skipif(
+    platform.machine() != "x86_64" or seccomp_program() is None, reason="the numbers below are x86_64's"
+)
+def test_seccomp_filter_refuses_dangerous_syscalls(jail):
+    out = jail_json(
+        jail,
+        """
+        import ctypes, errno, json, os, threading
+        libc = ctypes.CDLL(None, use_errno=True)
+        status = dict(l.split(":\t", 1) for l in open("/proc/self/status") if ":\t" in l)
+        out = {"mode": status["Seccomp"].strip()}
+        for name, nr in (("ptrace", 101), ("io_uring_setup", 425), ("userfaultfd", 323), ("bpf", 321),
+                         ("keyctl", 250), ("perf_event_open", 298), ("unshare", 272), ("x32_getpid", 0x40000027)):
+            res = libc.syscall(nr, 0, 0, 0, 0, 0)
+            out[name] = res if res >= 0 else errno.errorcode[ctypes.get_errno()]
+        t = threading.Thread(target=lambda: None)
+        t.start()
+        t.join()
+        out["thread"] = "ok"
+        pid = os.fork()
+        if pid == 0:
+            os._exit(7)
+        out["fork"] = os.waitpid(pid, 0)[1] >> 8
+        print(json.dumps(out))
+        """,
+    )
+    assert out.pop("mode") == "2"
+    assert out.pop("thread") == "ok" and out.pop("fork") == 7
+    assert set(out.values()) == {"EPERM"}, out
 
 
 def test_rlimits_are_applied_and_cannot_be_raised(jail):

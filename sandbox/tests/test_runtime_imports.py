@@ -89,7 +89,13 @@ class _CopiedRuntimeLauncher:
             pass_fds=(channel_fd,),
             start_new_session=True,
             cwd=self.workdir,
-            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(self.workdir)},
+            # No --task-root: the runtime tries /var/task, then makes a temp dir (under TMPDIR).
+            env={
+                "PATH": "/usr/bin:/bin",
+                "LANG": "C.UTF-8",
+                "HOME": str(self.workdir),
+                "TMPDIR": str(self.workdir),
+            },
         )
 
 
@@ -109,6 +115,7 @@ def packages_without_django(tmp_path: Path) -> Path:
 
 
 PROBE = """
+import os
 import sys
 
 def forbidden():
@@ -128,6 +135,7 @@ def lambda_handler(event, context):
         "now": forbidden(),
         "django": django_found,
         "runtime_file": runtime.__file__,
+        "task_root": os.environ["LAMBDA_TASK_ROOT"],
         "flags": [sys.flags.isolated, sys.flags.dont_write_bytecode],
     }
 """
@@ -148,5 +156,6 @@ def test_the_bootstrap_runs_isolated_from_any_folder_without_django(tmp_path, pa
     assert result["at_import"] == [] and result["now"] == []
     assert result["django"] == "No module named 'django'"
     assert result["runtime_file"] == str(mounted / "__init__.py")
+    assert result["task_root"] == "/var/task" or result["task_root"].startswith(str(workdir / "lambda-task-"))
     assert result["flags"] == [1, 1]
     assert not list(mounted.rglob("__pycache__"))  # -B: nothing written next to the runtime
