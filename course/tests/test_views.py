@@ -138,3 +138,19 @@ def test_signup_creates_a_learner_and_signs_in(client, course):
     assert response.status_code == 302
     html = client.get(reverse("course:index")).content.decode()
     assert "newbie" in html and "Sign out" in html
+
+
+def test_index_shows_progress_and_continue_where_you_left_off(client, s3_exercise):
+    learner = make_learner()
+    client.force_login(learner)
+    client.get(reverse("course:lesson", args=["what-serverless-means"]))
+    client.get(reverse("course:lesson", args=["s3-to-lambda"]))
+    Submission.objects.create(
+        learner=learner, exercise=s3_exercise, code="x", code_sha256="x", kind="submit",
+        status=Submission.Status.FAILED, variant_seed=1, score=2, max_score=6,
+    )  # fmt: skip
+    html = client.get(reverse("course:index")).content.decode()
+    assert "Continue: S3" in html
+    assert "Attempted · best 2/6" in html
+    assert ">Read<" in html  # lesson 1 was opened
+    assert ">Not started<" in html

@@ -741,7 +741,9 @@ class BwrapLauncher:
                 "--",
             ]
             inner = [
-                "/usr/bin/bwrap",
+                self.bwrap
+                if self.bwrap and self.bwrap.startswith("/usr/")
+                else "/usr/bin/bwrap",  # seen from inside
                 *self._USERNS_ARGS,
                 # --dev-bind: a plain --bind would add nodev and break /dev/null;
                 # the only device nodes here are the outer bwrap's null, zero, ...

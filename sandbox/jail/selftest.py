@@ -49,7 +49,8 @@ CHECKS = (
 
 FIX_HINTS = """\
 How to fix it:
-  - install bubblewrap: `apt-get install bubblewrap` (Debian/Ubuntu), `dnf install bubblewrap` (Fedora);
+  - install bubblewrap: `apt-get install bubblewrap` (Debian/Ubuntu), `dnf install bubblewrap` (Fedora),
+    and util-linux's setpriv and prlimit in /usr/bin (Debian: package util-linux);
   - in Docker, the worker container needs
         security_opt: ["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"]
     (or a seccomp profile that allows unshare/clone with namespace flags, see docs/security.md);

@@ -60,3 +60,85 @@ def test_warm_invocations_keep_module_globals_and_report_no_init(s3):
     assert "invocation 1" in results[0]["logs"] and "invocation 4" in results[3]["logs"]
     assert results[0]["init_duration_ms"] is not None and "Init Duration" in results[0]["report"]
     assert results[1]["init_duration_ms"] is None and "Init Duration" not in results[1]["report"]
+
+
+def _direct(trigger: str, **extra) -> dict:
+    from sandbox.management.commands.invoke import DIRECT_DEFINITION
+
+    return DIRECT_DEFINITION | {"trigger": trigger} | extra
+
+
+def _run_one(definition: dict, event: dict, code: str) -> dict:
+    from sandbox.cases import Case
+
+    case = Case(0, "docs handler", "visible", 1, True, "", event, None, ())
+    (run,) = run_cases(code=code, definition=definition, cases=[case])
+    return judge(run, definition=definition, checks=None)
+
+
+# Written the way the AWS documentation writes them (Lambda developer guide, "Using Lambda with Amazon SQS"
+# and "Lambda functions as targets" in the ELB guide), and run unchanged.
+SQS_DOCS_HANDLER = """
+def lambda_handler(event, context):
+    if event:
+        batch_item_failures = []
+        sqs_batch_response = {}
+        for record in event["Records"]:
+            try:
+                process_message(record)
+            except Exception as e:
+                batch_item_failures.append({"itemIdentifier": record["messageId"]})
+        sqs_batch_response["batchItemFailures"] = batch_item_failures
+        return sqs_batch_response
+
+def process_message(record):
+    if record["body"] == "poison":
+        raise ValueError("cannot process")
+    print(f"Processed message {record['body']}")
+"""
+
+ALB_DOCS_HANDLER = """
+import base64
+
+def lambda_handler(event, context):
+    return {
+        "statusCode": 200,
+        "statusDescription": "200 OK",
+        "isBase64Encoded": True,
+        "headers": {"Content-Type": "application/octet-stream"},
+        "body": base64.b64encode(b"\\x00\\x01binary").decode("ascii"),
+    }
+"""
+
+
+def test_the_aws_docs_sqs_handler_reports_partial_batch_failures():
+    from sandbox.events import build_event
+
+    event = build_event("sqs.batch", seed=5, bodies=["a", "poison", "c"])
+    result = _run_one(_direct("sqs", report_batch_item_failures=True), event, SQS_DOCS_HANDLER)
+    poison = event["Records"][1]["messageId"]
+    assert result["verdict"] == "passed"
+    assert result["batch"]["retried"] == [poison]
+    assert len(result["batch"]["deleted"]) == 2
+    assert "Processed message a" in result["logs"]
+
+
+def test_the_aws_docs_alb_handler_returns_a_binary_body():
+    from sandbox.events import build_event
+
+    result = _run_one(
+        _direct("alb"), build_event("alb.request", seed=1, method="GET", path="/file"), ALB_DOCS_HANDLER
+    )
+    assert result["http"]["ok"] and result["http"]["status"] == 200
+    assert result["http"]["body"].startswith("\x00\x01binary")
+
+
+def test_an_alb_handler_that_raises_is_a_502():
+    from sandbox.events import build_event
+
+    code = "def lambda_handler(event, context):\n    raise RuntimeError('boom')\n"
+    result = _run_one(_direct("alb"), build_event("alb.request", seed=1), code)
+    assert result["verdict"] == "error"
+    assert result["http"]["status"] == 502
+    assert result["error"]["errorType"] == "RuntimeError"
+    assert "[ERROR] RuntimeError: boom" in result["logs"]
