@@ -8,7 +8,9 @@ SOLUTION = "course/content/03-s3-to-lambda/exercise/solution.py"
 
 
 def test_invoke_json_against_an_exercise(capsys, settings):
-    call_command("invoke", "--code", str(settings.BASE_DIR / SOLUTION), "--exercise", "s3-to-lambda", "--json")
+    call_command(
+        "invoke", "--code", str(settings.BASE_DIR / SOLUTION), "--exercise", "s3-to-lambda", "--json"
+    )
     doc = json.loads(capsys.readouterr().out)
     assert doc["status"] == "passed"
     assert len(doc["cases"]) == 4
@@ -21,7 +23,9 @@ def test_invoke_json_against_an_exercise(capsys, settings):
 
 def test_invoke_text_with_an_event_file_prints_logs_and_the_error(tmp_path, capsys):
     code = tmp_path / "lambda_function.py"
-    code.write_text("def lambda_handler(event, context):\n    print('got', event['x'])\n    return event['missing']\n")
+    code.write_text(
+        "def lambda_handler(event, context):\n    print('got', event['x'])\n    return event['missing']\n"
+    )
     event = tmp_path / "event.json"
     event.write_text('{"x": 1}')
     call_command("invoke", "--code", str(code), "--event", str(event))
