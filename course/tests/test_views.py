@@ -115,6 +115,10 @@ def test_final_status_stops_polling_and_shows_cases(client, s3_exercise):
     assert "SECRET-EVENT" not in html
     assert "expected &#x27;b&#x27;" not in html
     assert "Hard-coding fails here." in html
+    # The attempts counter and the hints outside the fragment are refreshed out of band.
+    assert '<p id="attempts" class="attempts" hx-swap-oob="true">' in html
+    assert "Graded submits left: <strong>9</strong> of 10" in html
+    assert '<section id="hints" class="hints" aria-label="Hints" hx-swap-oob="true">' in html
 
 
 def test_instructor_sees_hidden_case_details(client, s3_exercise):

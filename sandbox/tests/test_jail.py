@@ -369,9 +369,11 @@ def test_no_capabilities_and_no_new_privs(jail):
     assert all(int(v, 16) == 0 for v in out.values()), out
 
 
-def test_user_namespaces_and_mounts_are_refused(jail):
+@pytest.mark.parametrize("seccomp", [True, False], ids=["seccomp", "namespaces-alone"])
+def test_user_namespaces_and_mounts_are_refused(seccomp):
+    """Refused by the seccomp filter, and without it by --disable-userns and the lack of capabilities."""
     out = jail_json(
-        jail,
+        BwrapLauncher(seccomp=seccomp),
         """
         import ctypes, errno, json
         libc = ctypes.CDLL(None, use_errno=True)
