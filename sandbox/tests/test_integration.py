@@ -83,3 +83,26 @@ def test_a_timeout_is_a_verdict_and_the_next_case_starts_cold(exercise):
     assert "Init Duration:" in second["report"]
     assert second["verdict"] == "failed"
     assert submission.status == Submission.Status.FAILED
+
+
+def test_a_worker_process_killed_mid_grading_is_redelivered_and_finishes(exercise, celery_worker):
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    slow = _solution(exercise).replace("    s3 = event", "    import time\n    time.sleep(1)\n    s3 = event")
+    submission = submission_create(learner=make_learner(), exercise=exercise, code=slow, kind="submit")
+    deadline = time.monotonic() + 30
+    while Submission.objects.get(pk=submission.pk).status != Submission.Status.RUNNING:
+        assert time.monotonic() < deadline, "never started"
+        time.sleep(0.1)
+    # Kill the pool processes (the one grading included); the main worker process survives.
+    children_file = Path(f"/proc/{celery_worker.pid}/task/{celery_worker.pid}/children")
+    children = [int(pid) for pid in children_file.read_text().split()]
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+
+    submission = wait_for_final(submission, timeout=90)
+    assert submission.status == Submission.Status.PASSED, submission.message
+    assert submission.attempts == 2  # graded again from the start after the redelivery
