@@ -23,28 +23,16 @@ from types import ModuleType
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser.models import AlbModel, S3Model, SqsModel
-from aws_lambda_powertools.utilities.parser.models.alb import AlbRequestContext
 from pydantic import BaseModel, ValidationError
 
 from course.content import FOLDER_RE, ContentError, ExerciseSource, read_course, read_lesson
 from sandbox.cases import Case, CaseDefinitionError, build_cases
+from sandbox.events.models import AlbMultiValueModel
 from sandbox.exercise_files import checks_module
 from sandbox.variants import variant_seed
 
 FIXED_SEED = 1
 SECOND_LEARNER_ID = 1  # the second seed is this learner's variant of the exercise
-
-
-class AlbMultiValueModel(BaseModel):
-    """An ALB event for a target group with multi-value headers (Powertools has no model for it)."""
-
-    httpMethod: str
-    path: str
-    body: str
-    isBase64Encoded: bool
-    multiValueHeaders: dict[str, list[str]]
-    multiValueQueryStringParameters: dict[str, list[str]]
-    requestContext: AlbRequestContext
 
 
 class ExerciseProblem(Exception):

@@ -21,13 +21,13 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.parser.models import AlbModel, S3Model, SqsModel
-from aws_lambda_powertools.utilities.parser.models.alb import AlbRequestContext
 from django.core.management import CommandError, call_command
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from sandbox.events import FACTORIES, alb, build_event, s3, sqs
+from sandbox.events.models import AlbMultiValueModel
 
 EXAMPLES = 300  # per factory; the whole file still runs in a few seconds
 fidelity = settings(max_examples=EXAMPLES, deadline=None, database=None)
@@ -42,22 +42,6 @@ sqs_texts = st.text(
     min_size=1,
     max_size=40,
 )
-
-
-class AlbMultiValueModel(BaseModel):
-    """An ALB event from a target group with lambda.multi_value_headers.enabled (facts §1c):
-    multiValueHeaders and multiValueQueryStringParameters *instead of* headers and
-    queryStringParameters, so any other key is an error."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    requestContext: AlbRequestContext
-    httpMethod: str
-    path: str
-    multiValueQueryStringParameters: dict[str, list[str]]
-    multiValueHeaders: dict[str, list[str]]
-    body: str
-    isBase64Encoded: bool
 
 
 def shape(value: Any) -> Any:
