@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from course.dashboard import fleet
 from course.dashboard.selectors import exercise_stats, stuck_learners
 from course.models import Exercise
 from course.roles import is_instructor
@@ -30,6 +31,21 @@ def overview(request: HttpRequest) -> HttpResponse:
     stats = exercise_stats()
     stuck = [(s, stuck_learners(exercise=s.exercise)[:10]) for s in stats]
     return render(request, "dashboard/overview.html", {"stats": stats, "stuck": stuck})
+
+
+@require_GET
+@instructor_required
+def fleet_health(request: HttpRequest) -> HttpResponse:
+    """Loaded into the overview by htmx (a Celery ping can take a second); a page of its own without JS."""
+    context = {
+        "queues": fleet.queue_depths(),
+        "workers": fleet.workers(),
+        "latency": fleet.latency(),
+        "stuck": fleet.stuck_count(),
+        "isolation": fleet.recent_isolation(),
+    }
+    template = "dashboard/fleet.html#fleet" if request.htmx else "dashboard/fleet.html"
+    return render(request, template, context)
 
 
 @require_GET

@@ -86,3 +86,22 @@ def test_variant_page_shows_that_learners_events(client, s3_exercise):
     seed = variant_seed(learner_id=ada.pk, exercise_slug="s3-to-lambda")
     own = build_event("s3.object_created", seed=seed + 3)  # the 4th case has no fixed params
     assert own["Records"][0]["s3"]["bucket"]["name"] in html
+
+
+def test_fleet_health_shows_queues_latency_and_jail(client, s3_exercise):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    s = _submission(make_learner(), s3_exercise, status="passed", verdicts=["passed"])
+    Submission.objects.filter(pk=s.pk).update(
+        queued_at=now - timedelta(milliseconds=900), started_at=now - timedelta(milliseconds=800),
+        finished_at=now, isolation="namespaces (bubblewrap 0.8.0)",
+    )  # fmt: skip
+    client.force_login(make_instructor())
+    html = client.get(reverse("dashboard:fleet"), HTTP_HX_REQUEST="true").content.decode()
+    assert html.lstrip().startswith('<section id="fleet"')
+    assert "median 900 ms" in html and "wait 100 ms" in html
+    assert "grading: " in html  # queue depth from the test Redis
+    assert "namespaces (bubblewrap 0.8.0)" in html
