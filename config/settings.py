@@ -133,11 +133,16 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Sandbox
 SANDBOX_ALLOW_UNISOLATED = env.bool("SANDBOX_ALLOW_UNISOLATED", default=False)
+# Warm runtimes kept ready per worker process and per (memory, timeout) key; 0 turns the pool off.
+SANDBOX_WARM_POOL_SIZE = env.int("SANDBOX_WARM_POOL_SIZE", default=2)
+# Keys warmed as soon as a worker process starts ("memory_mb:timeout_s"); others once first used.
+SANDBOX_WARM_POOL_PREWARM = env.list("SANDBOX_WARM_POOL_PREWARM", default=["128:3"])
 # A submission queued or running longer than this is marked as a system error.
 SUBMISSION_STALE_AFTER_SECONDS = env.int("SUBMISSION_STALE_AFTER_SECONDS", default=300)
 SUBMISSION_MAX_CODE_BYTES = 64 * 1024
 
-COURSE_CONTENT_DIR = BASE_DIR / "course" / "content"
+# A pathlib.Path (env.path would give an environ.Path, which has no glob()).
+COURSE_CONTENT_DIR = Path(env.str("COURSE_CONTENT_DIR", default=str(BASE_DIR / "course" / "content")))
 
 LOGGING = {
     "version": 1,

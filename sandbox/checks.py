@@ -86,3 +86,122 @@ def expect_dict(got: Any, *, what: str, keys: list[str] | None = None, hint: str
 def expect_true(condition: bool, message: str, *, hint: str = "") -> None:
     if not condition:
         raise CheckFailed(message, hint=hint)
+
+
+# --- Helpers for what exercises check most often. Each raises CheckFailed with a message that teaches.
+
+
+def expect_schema(got: Any, schema: dict[str, Any], *, what: str, hint: str = "") -> None:
+    """The value matches a JSON Schema."""
+    import jsonschema
+
+    try:
+        jsonschema.validate(got, schema)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path)
+        raise CheckFailed(
+            f"{what}{' at ' + where if where else ''}: {exc.message}.", got=got, hint=hint
+        ) from None
+
+
+def expect_s3_object(
+    ctx: CheckContext, *, bucket: str, key: str, content_type: str | None = None, hint: str = ""
+) -> dict[str, Any]:
+    """An object exists in mocked S3 after the invocation (optionally with a content type)."""
+    objects = ctx.s3_objects(bucket)
+    if key not in objects:
+        near = ", ".join(repr(k) for k in sorted(objects)[:5]) or "no objects"
+        raise CheckFailed(f"Expected an object s3://{bucket}/{key}; the bucket has {near}.", hint=hint)
+    found = objects[key]
+    if content_type is not None and found.get("content_type") != content_type:
+        raise CheckFailed(
+            f"s3://{bucket}/{key} has ContentType {found.get('content_type')!r}, expected {content_type!r}.",
+            expected=content_type,
+            got=found.get("content_type"),
+            hint=hint or "Pass ContentType=... to put_object.",
+        )
+    return found
+
+
+def expect_dynamodb_item(
+    ctx: CheckContext,
+    *,
+    table: str,
+    key: dict[str, Any],
+    fields: dict[str, Any] | None = None,
+    hint: str = "",
+) -> dict[str, Any]:
+    """An item with this key exists in the mocked table, with these field values."""
+    items = [i for i in ctx.dynamodb_items(table) if all(i.get(k) == v for k, v in key.items())]
+    if not items:
+        raise CheckFailed(f"Expected an item {show(key)} in table {table!r}; it is not there.", hint=hint)
+    item = items[0]
+    for name, value in (fields or {}).items():
+        if item.get(name) != value:
+            raise CheckFailed(
+                f"Item {show(key)} in {table!r} has {name} = {show(item.get(name))}, expected {show(value)}.",
+                expected=value,
+                got=item.get(name),
+                hint=hint,
+            )
+    return item
+
+
+def expect_http(
+    ctx: CheckContext,
+    *,
+    status: int,
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
+    hint: str = "",
+) -> None:
+    """The HTTP response the ALB client receives. Header names compare case-insensitively."""
+    http = ctx.http
+    if http is None:
+        raise CheckFailed("This case did not come through an ALB.")
+    if not http.ok:
+        raise CheckFailed(f"ALB answered {http.status} itself: {http.reason}", hint=hint)
+    if http.status != status:
+        raise CheckFailed(
+            f"The status is {http.status}, expected {status}.", expected=status, got=http.status, hint=hint
+        )
+    got_headers = {name.lower(): value for name, value in http.headers}
+    for name, value in (headers or {}).items():
+        if got_headers.get(name.lower()) != value:
+            found = got_headers.get(name.lower())
+            raise CheckFailed(
+                f"The {name} header is {found!r}, expected {value!r}."
+                if found
+                else f"The response has no {name} header.",
+                expected=value,
+                got=found,
+                hint=hint,
+            )
+    if body is not None and http.body.decode("utf-8", "replace") != body:
+        raise CheckFailed(
+            f"The body is {show(http.body.decode('utf-8', 'replace'))}, expected {show(body)}.", hint=hint
+        )
+
+
+def expect_batch(ctx: CheckContext, *, retried: list[str], hint: str = "") -> None:
+    """Exactly these SQS messages go back to the queue; every other one is deleted."""
+    batch = ctx.batch
+    if batch is None:
+        raise CheckFailed("This case did not come from an SQS event source mapping.")
+    if sorted(batch.retried) != sorted(retried):
+        raise CheckFailed(
+            f"{batch.reason} Expected only {show(sorted(retried)) if retried else 'no messages'} to be retried.",
+            expected=sorted(retried),
+            got=sorted(batch.retried),
+            hint=hint,
+        )
+
+
+def expect_log_line(ctx: CheckContext, pattern: str, *, hint: str = "") -> None:
+    """A line of the invocation's log matches this regular expression."""
+    import re
+
+    if not any(re.search(pattern, line) for line in ctx.logs.splitlines()):
+        raise CheckFailed(
+            f"No log line matches {pattern!r}.", hint=hint or "print() and logging both reach the log."
+        )

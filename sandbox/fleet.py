@@ -2,28 +2,54 @@
 
 A worker without namespace isolation refuses to grade unless SANDBOX_ALLOW_UNISOLATED is set
 (local development only), and says so loudly.
+
+Each worker process also keeps a pool of warm runtimes on that jail (``sandbox.jail.pool``):
+a Celery prefork child makes it right after the fork (``sandbox.signals`` calls ``warm_up``),
+the parent never does. Other processes that grade (tests, ``check_course``, ``invoke``) get a
+pool of size 0: a fresh runtime per submission, and no jail left waiting in the background.
 """
 
+import atexit
 import logging
+import os
 import threading
+import time
 
 from django.conf import settings
 
 from sandbox.jail.launcher import Launcher
-from sandbox.jail.selftest import SelfTestReport, choose_launcher
+from sandbox.jail.pool import PoolKey, WarmPool
+from sandbox.jail.selftest import JailUnavailable, SelfTestReport, choose_launcher
 
 log = logging.getLogger(__name__)
 
+# After a failed self-test, grading fails fast for this long before the next self-test.
+SELF_TEST_RETRY_S = 10.0
+
 _lock = threading.Lock()
 _chosen: tuple[Launcher, SelfTestReport] | None = None
+_failed: tuple[float, JailUnavailable] | None = None  # when the last self-test failed, and why
+_pool: WarmPool | None = None
+_pool_size = 0  # SANDBOX_WARM_POOL_SIZE once warm_up() made this a worker process
 
 
 def prepare() -> SelfTestReport:
-    """Run the jail's self-test and keep the launcher. Raises JailUnavailable when unsafe."""
-    global _chosen
+    """Run the jail's self-test and keep the launcher. Raises JailUnavailable when unsafe.
+
+    A failed self-test is not kept: it runs again on a later call (at most every
+    SELF_TEST_RETRY_S), so a worker recovers once the jail works.
+    """
+    global _chosen, _failed
     with _lock:
         if _chosen is None:
-            launcher, report = choose_launcher(allow_unisolated=settings.SANDBOX_ALLOW_UNISOLATED)
+            if _failed is not None and time.monotonic() - _failed[0] < SELF_TEST_RETRY_S:
+                raise _failed[1]
+            try:
+                launcher, report = choose_launcher(allow_unisolated=settings.SANDBOX_ALLOW_UNISOLATED)
+            except JailUnavailable as exc:
+                _failed = (time.monotonic(), exc)
+                raise
+            _failed = None
             if not launcher.isolated:
                 log.warning(
                     "\n%s\n!! SANDBOX_ALLOW_UNISOLATED=1: learner code runs WITHOUT namespace isolation.\n"
@@ -45,3 +71,57 @@ def launcher() -> Launcher:
 
 def isolation_level() -> str:
     return prepare().isolation
+
+
+def warm_pool() -> WarmPool:
+    """This process's pool of runtimes on the chosen jail (size 0 outside worker processes)."""
+    global _pool
+    chosen = launcher()
+    with _lock:
+        if _pool is None or _pool.size != _pool_size:
+            if _pool is not None:
+                _pool.shutdown()
+            _pool = WarmPool(chosen, size=_pool_size)
+            atexit.register(_pool.shutdown)
+        return _pool
+
+
+def warm_up() -> None:
+    """Make this a worker process with a warm pool: self-test and pre-warm in the background.
+
+    In a thread, so that the process takes tasks at once; a first task simply waits for
+    the self-test (``prepare`` holds the lock) or starts its own runtime.
+    """
+    global _pool_size
+    _pool_size = settings.SANDBOX_WARM_POOL_SIZE
+
+    def run() -> None:
+        try:
+            pool = warm_pool()
+            pool.prewarm(PoolKey.parse(key) for key in settings.SANDBOX_WARM_POOL_PREWARM)
+        except JailUnavailable as exc:
+            log.error("no jail, nothing pre-warmed; grading fails until the self-test passes:\n%s", exc)
+        except Exception:
+            log.exception("pre-warming the runtime pool failed")
+
+    threading.Thread(target=run, name="warm-pool-prewarm", daemon=True).start()
+
+
+def shutdown() -> None:
+    """Kill this process's warm runtimes (the worker process is stopping)."""
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown()
+
+
+def _after_fork_in_child() -> None:
+    # The parent's pool (if any) is the parent's: its threads are gone here, its runtimes are
+    # not our children. Forget it without touching it; the lock may have been held at fork.
+    global _pool, _lock
+    _pool = None
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -209,7 +209,9 @@ class WarmPool:
         self.failure_limit = failure_limit
         self.ready_timeout = ready_timeout
         # Starting at a lower priority only pays if the runtime can get its priority back.
-        self.refill_nice = refill_nice if refill_nice is not None else (REFILL_NICE if os.geteuid() == 0 else 0)
+        self.refill_nice = (
+            refill_nice if refill_nice is not None else (REFILL_NICE if os.geteuid() == 0 else 0)
+        )
         self.stats = _Stats()
         self._pid = os.getpid()
         self._spawner = _Spawner(launcher, self)
@@ -352,10 +354,14 @@ class WarmPool:
 
     def _ensure_threads(self) -> None:
         if self._refill_thread is None:
-            self._refill_thread = threading.Thread(target=self._refill_loop, name="warm-pool-refill", daemon=True)
+            self._refill_thread = threading.Thread(
+                target=self._refill_loop, name="warm-pool-refill", daemon=True
+            )
             self._refill_thread.start()
         if self._reaper_thread is None:
-            self._reaper_thread = threading.Thread(target=self._reap_loop, name="warm-pool-reaper", daemon=True)
+            self._reaper_thread = threading.Thread(
+                target=self._reap_loop, name="warm-pool-reaper", daemon=True
+            )
             self._reaper_thread.start()
 
     def _next_key(self) -> PoolKey | None:
@@ -440,10 +446,8 @@ class WarmPool:
                     return
                 self._starting[key] = self._starting.get(key, 0) + 1
             runtime = None
-            try:
+            with contextlib.suppress(Exception):  # counted and logged by _start; retried after a delay
                 runtime = self._start(key)
-            except Exception:  # noqa: S112 - counted and logged by _start; retried after a delay
-                pass
             with self._cond:
                 self._starting[key] -= 1
                 if runtime is not None:
