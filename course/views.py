@@ -1,5 +1,7 @@
 """Course pages: the index, a lesson (with its exercise), sign-up."""
 
+import json
+
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
 from django.http import HttpRequest, HttpResponse
@@ -11,8 +13,10 @@ from course.progress import continue_lesson, course_progress, has_passed
 from course.roles import LEARNERS, add_to_group, is_instructor
 from course.services import lesson_visit_record
 from sandbox.attempts import submit_allowance
+from sandbox.cases import case_event
 from sandbox.models import Submission
 from sandbox.presenters import results_for_viewer
+from sandbox.variants import variant_seed
 
 
 @require_GET
@@ -54,6 +58,7 @@ def exercise_context(request: HttpRequest, exercise, submission: Submission | No
         "cases": exercise.definition["cases"],
         "submission": None,
         "results": [],
+        "sample_event_json": sample_event_json(exercise, learner=user),
     }
     if not user.is_authenticated:
         return ctx
@@ -77,6 +82,15 @@ def exercise_context(request: HttpRequest, exercise, submission: Submission | No
         }
     )
     return ctx
+
+
+def sample_event_json(exercise, *, learner) -> str:
+    """The event Test sends, in this learner's variant (like the Lambda console's test event)."""
+    seed = variant_seed(learner_id=learner.pk, exercise_slug=exercise.slug) if learner.is_authenticated else 0
+    for index, spec in enumerate(exercise.definition["cases"]):
+        if spec["sample"] and spec["visibility"] == "visible":
+            return json.dumps(case_event(spec, index=index, seed=seed), indent=2, ensure_ascii=False)
+    return ""
 
 
 @require_http_methods(["GET", "POST"])

@@ -31,7 +31,7 @@ def build_cases(
     for index, spec in enumerate(definition["cases"]):
         if only_sample and not spec["sample"]:
             continue
-        event = _build_event(spec["event"], seed=seed + index, case=spec["name"])
+        event = case_event(spec, index=index, seed=seed)
         cases.append(
             Case(
                 index=index,
@@ -48,13 +48,17 @@ def build_cases(
     return cases
 
 
-def _build_event(spec: dict[str, Any], *, seed: int, case: str) -> Any:
-    if "literal" in spec:
-        return spec["literal"]
+def case_event(spec: dict[str, Any], *, index: int, seed: int) -> Any:
+    """The event of the case at `index` in a learner's variant (`seed`): each case gets its own seed."""
+    event = spec["event"]
+    if "literal" in event:
+        return event["literal"]
     try:
-        return build_event(spec["factory"], seed=seed, **spec.get("params", {}))
+        return build_event(event["factory"], seed=seed + index, **event.get("params", {}))
     except (TypeError, ValueError) as exc:
-        raise CaseDefinitionError(f"case '{case}': event factory {spec['factory']!r}: {exc}") from exc
+        raise CaseDefinitionError(
+            f"case '{spec['name']}': event factory {event['factory']!r}: {exc}"
+        ) from exc
 
 
 def _aws_state(spec: Any, *, event: Any, checks: ModuleType, case: str) -> dict[str, Any] | None:

@@ -158,3 +158,16 @@ def test_index_shows_progress_and_continue_where_you_left_off(client, s3_exercis
     assert "Attempted · best 2/6" in html
     assert ">Read<" in html  # lesson 1 was opened
     assert ">Not started<" in html
+
+
+def test_lesson_shows_the_learners_own_sample_event(client, s3_exercise):
+    from sandbox.cases import case_event
+    from sandbox.variants import variant_seed
+
+    learner = make_learner()
+    client.force_login(learner)
+    html = client.get(reverse("course:lesson", args=["s3-to-lambda"])).content.decode()
+    seed = variant_seed(learner_id=learner.pk, exercise_slug="s3-to-lambda")
+    event = case_event(s3_exercise.definition["cases"][0], index=0, seed=seed)
+    assert "The sample event (what Test sends)" in html
+    assert event["Records"][0]["s3"]["bucket"]["name"] in html
