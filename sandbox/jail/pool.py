@@ -12,13 +12,14 @@ import of their own module (the runtime times ``init`` only).
   memory size and the timeout class (``ceil(timeout_s)``, what ``RuntimeLimits``
   uses). ``init`` then sets the function's exact timeout.
 - **Refill.** ``acquire`` hands out an idle runtime of its key, or waits for a start
-  already under way, or starts one in the calling thread; then a background thread
-  tops the key up to ``size``, one start at a time, at a lower CPU priority than
-  grading (put back to normal when the runtime is handed out, where allowed).
-- **One thread does the spawning, and lives as long as the pool.** bwrap's
-  ``--die-with-parent`` is the *thread's* death: a jail started by a thread that
-  exits is killed with it. A runtime started synchronously by ``acquire`` belongs
-  to the caller's thread, which uses it right away.
+  already under way, or starts one in the calling thread; then background threads
+  top the key up to ``size``, at most one start per CPU at a time (a start is
+  CPU-bound), at a lower CPU priority than grading (put back to normal when the
+  runtime is handed out, where allowed).
+- **The threads that spawn live as long as the pool.** bwrap's ``--die-with-parent``
+  is the *thread's* death: a jail started by a thread that exits is killed with it.
+  A runtime started synchronously by ``acquire`` belongs to the caller's thread,
+  which uses it right away.
 - **Health.** Idle runtimes are checked every second and when handed out: one that
   died, closed its pipes or wrote anything on its reply channel is discarded and
   replaced; what it writes to its log pipe while idle is read and dropped (never
@@ -26,7 +27,7 @@ import of their own module (the runtime times ``init`` only).
 - **Failures.** A start that fails is retried with a growing delay. After
   ``failure_limit`` failures in a row the pool is *failing*: ``acquire`` raises
   ``PoolUnavailable`` at once instead of making every submission wait for a jail
-  that does not start, until a start succeeds again (the refill thread keeps
+  that does not start, until a start succeeds again (the refill threads keep
   trying). Grading turns that into an ``InfrastructureError``.
 - **Disposal.** ``kill()`` on a handed-out runtime SIGKILLs its jail at once; the
   reaping (waiting for the PID namespace to empty, removing its cgroup) happens in
@@ -44,6 +45,7 @@ import logging
 import math
 import os
 import queue
+import signal
 import subprocess
 import threading
 import time
@@ -62,7 +64,6 @@ KEY_IDLE_TTL_S = 600.0  # a key nobody asked for in this long stops being kept w
 REFILL_NICE = 10  # background starts yield the CPU to grading
 RETRY_BASE_S = 0.5  # the delay after a failed start, doubled per failure in a row
 RETRY_MAX_S = 60.0
-_IDLE = frozenset({"ready"})
 
 
 class PoolUnavailable(RuntimeError):
@@ -115,14 +116,13 @@ class PooledRuntime(RuntimeProcess):
     def reap(self) -> None:
         """Wait until the jail is gone and close the pipes (``RuntimeProcess.kill``)."""
         self._dispose = None
-        self._disposing = False
         RuntimeProcess.kill(self)
 
     # -- while idle -------------------------------------------------------------
 
     def idle_check(self) -> str:
         """Read what an idle runtime wrote. "" when healthy, else why it must go."""
-        if self._state not in _IDLE or not self.alive:
+        if self._state != "ready" or not self.alive:
             return "it died"
         written = 0
         for fd, what in ((self.proc.stdout.fileno(), "logs"), (self._pipes.channel_fd, "channel")):
@@ -152,6 +152,15 @@ class PooledRuntime(RuntimeProcess):
                 for tid in os.listdir(f"/proc/{pid}/task"):
                     with contextlib.suppress(OSError):
                         os.setpriority(os.PRIO_PROCESS, int(tid), value)
+
+
+def _kill(proc: subprocess.Popen[bytes], pidfd: int | None) -> None:
+    """SIGKILL the spawned process (bwrap's --die-with-parent takes the jail with it)."""
+    with contextlib.suppress(OSError):
+        if pidfd is not None:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        else:
+            os.kill(proc.pid, signal.SIGKILL)
 
 
 def _process_tree(root: int) -> list[int]:
@@ -220,11 +229,15 @@ class WarmPool:
         self._wanted: dict[PoolKey, float] = {}  # key -> when it was last asked for (inf: pre-warmed)
         self._starting: dict[PoolKey, int] = {}  # background starts under way
         self._waiting: dict[PoolKey, int] = {}  # acquire calls waiting for one of those
-        self._spawned: set[subprocess.Popen[bytes]] = set()  # started, not ready yet
+        # Started, not ready yet: a pidfd each, for shutdown() to kill them without touching the
+        # Popen that the starting thread is driving (JailProcess is not thread-safe).
+        self._spawned: dict[subprocess.Popen[bytes], int | None] = {}
+        self._local = threading.local()  # the process the current thread is starting
         self._failures = 0  # failed starts in a row
         self._retry_at = 0.0
         self._closed = False
-        self._refill_thread: threading.Thread | None = None
+        self._refill_threads: list[threading.Thread] = []
+        self._parallel_starts = max(1, min(self.size, os.cpu_count() or 1))
         self._reaper_thread: threading.Thread | None = None
         self._reap_queue: queue.SimpleQueue[PooledRuntime | None] = queue.SimpleQueue()
 
@@ -262,15 +275,17 @@ class WarmPool:
                     self._waiting[key] -= 1
                 self._check_usable()
                 runtime = self._take_idle(key)
-            self._cond.notify_all()  # the refill thread: top this key up again
+            if runtime is not None:
+                self.stats.handed_out_warm += 1
+            self._cond.notify_all()  # the refill threads: top this key up again
         if runtime is not None:
-            self.stats.handed_out_warm += 1
             if self.refill_nice:
                 runtime.renice(os.getpriority(os.PRIO_PROCESS, 0))
             runtime._dispose = self._reap_later
             return runtime
         runtime = self._start(key)
-        self.stats.started_on_demand += 1
+        with self._cond:
+            self.stats.started_on_demand += 1
         runtime._dispose = self._reap_later
         return runtime
 
@@ -347,17 +362,16 @@ class WarmPool:
         return None
 
     def _discard(self, runtime: PooledRuntime, why: str) -> None:
-        log.warning("discarding a warm runtime (%s): %s", runtime.memory_mb, why)
+        log.warning("discarding a warm runtime (%s MB): %s", runtime.memory_mb, why)
         self.stats.discarded += 1
         runtime._dispose = self._reap_later
         runtime.kill()
 
     def _ensure_threads(self) -> None:
-        if self._refill_thread is None:
-            self._refill_thread = threading.Thread(
-                target=self._refill_loop, name="warm-pool-refill", daemon=True
-            )
-            self._refill_thread.start()
+        while len(self._refill_threads) < self._parallel_starts:
+            thread = threading.Thread(target=self._refill_loop, name="warm-pool-refill", daemon=True)
+            self._refill_threads.append(thread)
+            thread.start()
         if self._reaper_thread is None:
             self._reaper_thread = threading.Thread(
                 target=self._reap_loop, name="warm-pool-reaper", daemon=True
@@ -396,11 +410,22 @@ class WarmPool:
     # -- starting ------------------------------------------------------------------------
 
     def _track(self, proc: subprocess.Popen[bytes]) -> None:
+        """Called right after the spawn, in the thread that is starting the runtime."""
+        pidfd = None
+        with contextlib.suppress(OSError):
+            pidfd = os.pidfd_open(proc.pid)
         with self._cond:
-            self._spawned.add(proc)
-            closed = self._closed
-        if closed:
-            proc.kill()  # shut down while it was being spawned: its start fails at once
+            self._spawned[proc] = pidfd
+            self._local.proc = proc
+            if self._closed:  # shut down while it was being spawned: its start fails at once
+                _kill(proc, pidfd)
+
+    def _untrack(self) -> None:
+        proc, self._local.proc = getattr(self._local, "proc", None), None
+        with self._cond:
+            pidfd = self._spawned.pop(proc, None) if proc is not None else None
+            if pidfd is not None:
+                os.close(pidfd)
 
     def _start(self, key: PoolKey) -> PooledRuntime:
         try:
@@ -411,8 +436,10 @@ class WarmPool:
                 ready_timeout=self.ready_timeout,
             )
         except Exception as exc:
+            self._untrack()
             with self._cond:
-                self._spawned = {p for p in self._spawned if p.returncode is None}
+                if self._closed:
+                    raise  # killed by shutdown(): not a failure of the jail
                 self._failures += 1
                 self.stats.start_failures += 1
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
@@ -420,8 +447,8 @@ class WarmPool:
                 self._cond.notify_all()
             log.warning("a runtime (%s) did not start (%s in a row): %s", key, self._failures, exc)
             raise
+        self._untrack()
         with self._cond:
-            self._spawned.discard(runtime.proc)
             self._failures = 0
             self._retry_at = 0.0
         return runtime
@@ -486,17 +513,16 @@ class WarmPool:
             self._closed = True
             idle = [runtime for runtimes in self._idle.values() for runtime in runtimes]
             self._idle.clear()
-            spawned = list(self._spawned)
+            for proc, pidfd in self._spawned.items():  # their starts fail, and reap them
+                _kill(proc, pidfd)
             self._cond.notify_all()
-        for proc in spawned:
-            with contextlib.suppress(OSError):
-                proc.kill()
         for runtime in idle:
             runtime._dispose = None
             runtime.kill()
         deadline = time.monotonic() + timeout
-        if self._refill_thread is not None and self._refill_thread is not threading.current_thread():
-            self._refill_thread.join(max(0.0, deadline - time.monotonic()))
+        for thread in self._refill_threads:
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
         if self._reaper_thread is not None:
             self._reap_queue.put(None)
             if self._reaper_thread is not threading.current_thread():

@@ -1,0 +1,1 @@
+"""The Coldstart benchmark (``make bench``): not a test, a measurement. See docs/benchmarks.md."""
