@@ -18,6 +18,7 @@ from sandbox.contracts.alb import alb_error_response, alb_http_response
 from sandbox.contracts.sqs import sqs_batch_outcome
 from sandbox.exercise_files import checks_module, exercise_source
 from sandbox.jail.process import InitOutcome, RuntimeProcess
+from sandbox.jail.selftest import JailUnavailable
 from sandbox.models import Submission
 from sandbox.services import submission_finish, submission_start
 from sandbox.verdicts import (
@@ -53,7 +54,10 @@ class CaseRun:
 
 
 def run_cases(*, code: str, definition: dict[str, Any], cases: list[Case]) -> list[CaseRun]:
-    launcher = fleet.launcher()
+    try:
+        launcher = fleet.launcher()
+    except JailUnavailable as exc:
+        raise InfrastructureError(f"no jail on this worker: {exc}") from exc
     runs: list[CaseRun] = []
     runtime: RuntimeProcess | None = None
     failed_init: InitOutcome | None = None

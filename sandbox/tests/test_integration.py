@@ -106,3 +106,25 @@ def test_a_worker_process_killed_mid_grading_is_redelivered_and_finishes(exercis
     submission = wait_for_final(submission, timeout=90)
     assert submission.status == Submission.Status.PASSED, submission.message
     assert submission.attempts == 2  # graded again from the start after the redelivery
+
+
+def test_a_worker_without_a_jail_refuses_to_start_and_says_why(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    # A PATH with Python but without bubblewrap.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(sys.executable)
+    env = {**os.environ, "PATH": str(bin_dir), "SANDBOX_ALLOW_UNISOLATED": "0"}
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--concurrency", "1", "--loglevel", "INFO"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 78
+    assert "refusing to start" in done.stderr
+    assert "bubblewrap (bwrap) is not installed" in done.stderr
+    assert "SANDBOX_ALLOW_UNISOLATED=1" in done.stderr
