@@ -36,6 +36,7 @@ import pytest
 from sandbox.jail.bwrap import BwrapLauncher, JailCgroup, cgroup_parents, find_bwrap
 from sandbox.jail.limits import HOST_UID_WHEN_ROOT, JailLimits
 from sandbox.jail.process import InvokeOutcome, RuntimeProcess
+from sandbox.tests.host import processes_in
 
 PROJECT = Path(__file__).resolve().parents[2]
 IS_ROOT = os.geteuid() == 0
@@ -63,18 +64,6 @@ class TrackingLauncher(BwrapLauncher):
         with contextlib.suppress(OSError):
             self.namespaces.add(os.readlink(f"/proc/{proc.jail_init_pid}/ns/pid"))
         return proc
-
-
-def processes_in(namespaces: set[str]) -> set[int]:
-    found = set()
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                if os.readlink(f"/proc/{entry.name}/ns/pid") in namespaces:
-                    with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                        if stat.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X"):
-                            found.add(int(entry.name))
-    return found
 
 
 class Pool:

@@ -20,6 +20,7 @@ from sandbox.jail import pool as pool_module
 from sandbox.jail.bwrap import BwrapLauncher, JailCgroup, cgroup_parents, find_bwrap
 from sandbox.jail.pool import PoolClosed, PooledRuntime, PoolKey, PoolUnavailable, WarmPool
 from sandbox.jail.process import RuntimeProcess
+from sandbox.tests.host import processes_in
 
 pytestmark = pytest.mark.skipif(
     find_bwrap() is None, reason="bubblewrap is not installed (apt-get install bubblewrap)"
@@ -72,18 +73,6 @@ def runtime_pid(runtime: RuntimeProcess) -> int:
 
 def pid_namespace(runtime: RuntimeProcess) -> str:
     return os.readlink(f"/proc/{runtime.proc.jail_init_pid}/ns/pid")
-
-
-def processes_in(namespaces: set[str]) -> set[int]:
-    found = set()
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                if os.readlink(f"/proc/{entry.name}/ns/pid") in namespaces:
-                    with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                        if stat.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X"):
-                            found.add(int(entry.name))
-    return found
 
 
 def our_cgroups() -> list[str]:
