@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from course.models import Exercise
+from sandbox.attempts import submit_allowance, test_allowed
 from sandbox.models import Submission
 from sandbox.variants import variant_seed
 
@@ -71,8 +72,6 @@ def submission_create(*, learner, exercise: Exercise, code: str, kind: str) -> S
 
 
 def _check_allowance(*, learner, exercise: Exercise, kind: str) -> None:
-    from sandbox.attempts import submit_allowance, test_allowed
-
     if kind == Submission.Kind.TEST:
         allowed, why = test_allowed(learner=learner, exercise=exercise)
         if not allowed:

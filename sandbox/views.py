@@ -1,6 +1,7 @@
 """Run code (Test or Submit) and follow a submission until it is graded."""
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -9,17 +10,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseStopPolling
-from django_htmx.middleware import HtmxDetails
 
 from course.models import Exercise
 from course.roles import is_instructor
 from course.views import exercise_context
 from sandbox.models import Submission
 from sandbox.services import SubmissionRejected, submission_create, submission_fail_system
-
-
-class HtmxHttpRequest:  # typing aid, as in django-htmx's example project
-    htmx: HtmxDetails
 
 
 @require_POST
@@ -36,8 +32,6 @@ def run(request, slug: str) -> HttpResponse:
         submission = submission_create(learner=request.user, exercise=exercise, code=code, kind=kind)
     except SubmissionRejected as exc:
         if not request.htmx:
-            from django.contrib import messages
-
             messages.error(request, str(exc))
             return redirect(exercise.lesson)
         context = exercise_context(request, exercise) | {"rejection": str(exc), "exercise": exercise}

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import user_passes_test
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -16,7 +16,7 @@ from course.dashboard.selectors import exercise_stats, stuck_learners
 from course.models import Exercise
 from course.roles import is_instructor
 from sandbox.cases import build_cases
-from sandbox.exercise_files import checks_module, exercise_source
+from sandbox.exercise_files import ExerciseNotFound, checks_module, exercise_source
 from sandbox.models import Submission
 from sandbox.presenters import results_for_viewer
 from sandbox.services import submissions_regrade
@@ -101,7 +101,10 @@ def variant(request: HttpRequest, learner_id: int, slug: str) -> HttpResponse:
     """The events one learner's variant of an exercise uses."""
     learner = get_object_or_404(get_user_model(), pk=learner_id)
     exercise = get_object_or_404(Exercise, slug=slug)
-    source = exercise_source(slug)
+    try:
+        source = exercise_source(slug)
+    except ExerciseNotFound as exc:
+        raise Http404(str(exc)) from exc
     seed = variant_seed(learner_id=learner.pk, exercise_slug=slug)
     cases = build_cases(source.definition, seed=seed, checks=checks_module(source))
     shown = [(case, json.dumps(case.event, indent=2, ensure_ascii=False)) for case in cases]
