@@ -3,7 +3,9 @@
 A worker without namespace isolation refuses to grade unless SANDBOX_ALLOW_UNISOLATED is set
 (local development only), and says so loudly.
 
-Each worker process also keeps a pool of warm runtimes on that jail (``sandbox.jail.pool``):
+Each worker process also keeps a pool of warm runtimes on that jail (``sandbox.jail.pool``),
+forked from a fork server in a jail of its own (``sandbox.jail.forkserver``) unless
+SANDBOX_FORK_SERVER is off:
 a Celery prefork child makes it right after the fork (``sandbox.signals`` calls ``warm_up``),
 the parent never does. Other processes that grade (tests, ``check_course``, ``invoke``) get a
 pool of size 0: a fresh runtime per submission, and no jail left waiting in the background.
@@ -17,6 +19,8 @@ import time
 
 from django.conf import settings
 
+from sandbox.jail.bwrap import BwrapLauncher
+from sandbox.jail.forkserver import ForkServerLauncher
 from sandbox.jail.launcher import Launcher
 from sandbox.jail.pool import PoolKey, WarmPool
 from sandbox.jail.selftest import JailUnavailable, SelfTestReport, choose_launcher
@@ -81,7 +85,10 @@ def warm_pool() -> WarmPool:
         if _pool is None or _pool.size != _pool_size:
             if _pool is not None:
                 _pool.shutdown()
-            _pool = WarmPool(chosen, size=_pool_size)
+            pooled: Launcher = chosen
+            if _pool_size and settings.SANDBOX_FORK_SERVER and isinstance(chosen, BwrapLauncher):
+                pooled = ForkServerLauncher(chosen)
+            _pool = WarmPool(pooled, size=_pool_size)
             atexit.register(_pool.shutdown)
         return _pool
 

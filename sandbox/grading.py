@@ -107,7 +107,7 @@ def _start(launcher, *, code: str, definition: dict[str, Any]) -> RuntimeProcess
     memory_mb, timeout_s = int(definition["memory"]), float(definition["timeout"])
     try:
         pool = fleet.warm_pool()
-        if pool.launcher is launcher:
+        if pool.serves(launcher):
             runtime = pool.acquire(memory_mb=memory_mb, timeout_s=timeout_s)
         else:
             runtime = RuntimeProcess.start(launcher, memory_mb=memory_mb, timeout_s=timeout_s)

@@ -192,8 +192,20 @@ _EPERM = 1
 _X32_SYSCALL_BIT = 0x40000000
 
 
+_CLONE = (56, 220)  # (x86_64, aarch64)
+_CLONE3 = (435, 435)
+_CLONE_NEWUSER = 0x10000000
+_ENOSYS = 38
+
+
 def seccomp_program(machine: str | None = None) -> bytes | None:
-    """The filter as bwrap's --seccomp wants it (struct sock_filter[]), or None if unsupported here."""
+    """The filter as bwrap's --seccomp wants it (struct sock_filter[]), or None if unsupported here.
+
+    Besides the calls above: ``clone`` with CLONE_NEWUSER fails with EPERM (no user
+    namespace of one's own, as bwrap's --disable-userns; the fork server's runtimes
+    rely on this) and ``clone3`` with ENOSYS, whose flags a classic filter cannot
+    read: glibc then falls back to ``clone`` (Docker's default profile does the same).
+    """
     import platform
     import struct
 
@@ -202,21 +214,34 @@ def seccomp_program(machine: str | None = None) -> bytes | None:
         return None
     column = 0 if machine == "x86_64" else 1
     numbers = sorted({nrs[column] for nrs in _BLOCKED_SYSCALLS.values()})
-    ld_w_abs, jeq_k, jge_k, ret_k = 0x20, 0x15, 0x35, 0x06
-    allow, errno_eperm, kill = 0x7FFF0000, 0x00050000 | _EPERM, 0x80000000  # KILL_PROCESS
-    insns: list[tuple[int, int, int, int]] = [
+    ld_w_abs, jeq_k, jge_k, jset_k, ret_k = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, kill = 0x7FFF0000, 0x80000000  # KILL_PROCESS
+    errno_ret = 0x00050000
+    # (code, jump-if-true label, jump-if-false label, k); labels resolve to relative jumps.
+    insns: list[tuple[int, str | int, str | int, int]] = [
         (ld_w_abs, 0, 0, 4),  # seccomp_data.arch
         (jeq_k, 1, 0, _AUDIT_ARCH[machine]),
         (ret_k, 0, 0, kill),  # another ABI (i386 int 0x80 on x86_64): no
         (ld_w_abs, 0, 0, 0),  # seccomp_data.nr
     ]
     if machine == "x86_64":  # the x32 ABI numbers everything + 0x40000000
-        insns.append((jge_k, len(numbers) + 1, 0, _X32_SYSCALL_BIT))
-    for i, nr in enumerate(numbers):
-        insns.append((jeq_k, len(numbers) - i, 0, nr))
-    insns.append((ret_k, 0, 0, allow))
-    insns.append((ret_k, 0, 0, errno_eperm))
-    return b"".join(struct.pack("<HBBI", *insn) for insn in insns)
+        insns.append((jge_k, "eperm", 0, _X32_SYSCALL_BIT))
+    insns += [(jeq_k, "eperm", 0, nr) for nr in numbers]
+    insns += [
+        (jeq_k, "enosys", 0, _CLONE3[column]),
+        (jeq_k, 0, "allow", _CLONE[column]),
+        (ld_w_abs, 0, 0, 16),  # seccomp_data.args[0], low 32 bits: the clone flags
+        (jset_k, "eperm", "allow", _CLONE_NEWUSER),
+    ]
+    labels = {"allow": len(insns), "eperm": len(insns) + 1, "enosys": len(insns) + 2}
+    insns += [(ret_k, 0, 0, allow), (ret_k, 0, 0, errno_ret | _EPERM), (ret_k, 0, 0, errno_ret | _ENOSYS)]
+
+    def jump(i: int, target: str | int) -> int:
+        return target if isinstance(target, int) else labels[target] - i - 1
+
+    return b"".join(
+        struct.pack("<HBBI", code, jump(i, jt), jump(i, jf), k) for i, (code, jt, jf, k) in enumerate(insns)
+    )
 
 
 # -- cgroups (v1) -------------------------------------------------------------
@@ -684,10 +709,11 @@ class BwrapLauncher:
         args += ["--perms", "0755", "--dir", "/home", "--remount-ro", "/"]
         return args
 
-    def _rlimit_argv(self, memory_mb: int, timeout_s: float) -> list[str]:
+    def rlimit_pairs(self, memory_mb: int, timeout_s: float) -> list[tuple[str, int, int]]:
+        """(prlimit's name, soft, hard) for a runtime of this memory size and timeout."""
         limits = RuntimeLimits.for_function(memory_mb, timeout_s)
         lim = self.jail_limits
-        pairs = [
+        return [
             ("as", limits.address_space_bytes, limits.address_space_bytes),
             ("cpu", limits.cpu_seconds, limits.cpu_seconds + 5),  # SIGXCPU, then SIGKILL
             ("nofile", limits.open_files, limits.open_files),
@@ -696,6 +722,9 @@ class BwrapLauncher:
             ("nproc", lim.processes, lim.processes),
             ("stack", lim.stack_bytes, lim.stack_bytes),
         ]
+
+    def _rlimit_argv(self, memory_mb: int, timeout_s: float, *, nproc: bool = True) -> list[str]:
+        pairs = [p for p in self.rlimit_pairs(memory_mb, timeout_s) if nproc or p[0] != "nproc"]
         return ["/usr/bin/prlimit", *(f"--{name}={soft}:{hard}" for name, soft, hard in pairs), "--"]
 
     def _namespace_args(self) -> list[str]:
@@ -724,12 +753,37 @@ class BwrapLauncher:
         etc_fds: dict[str, int],
         args_fd: int,
         seccomp_fd: int | None = None,
+        fork_server: bool = False,
     ) -> tuple[list[str], list[str]]:
-        """(argv for Popen, bwrap options for the --args memfd)."""
+        """(argv for Popen, bwrap options for the --args memfd).
+
+        ``fork_server``: the jail of a fork server (sandbox/jail/forkserver.py). It keeps
+        CAP_SYS_ADMIN, which it needs to build each runtime's namespaces, and nothing else;
+        no seccomp and no nproc limit of its own: its runtimes set theirs after forking.
+        """
         seccomp = ["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []
-        inside = [*self._rlimit_argv(memory_mb, timeout_s), *argv]
+        inside = [*self._rlimit_argv(memory_mb, timeout_s, nproc=not fork_server), *argv]
         options = self._namespace_args() + self._filesystem_args(etc_fds) + ["--chdir", TASK_ROOT]
-        if self.privileged:
+        if fork_server and self.privileged:
+            # As the host account, not root, with CAP_SYS_ADMIN alone (ambient, so that it
+            # survives exec); each runtime maps the jail user in a user namespace of its own.
+            tail = [
+                "/usr/bin/setpriv",
+                f"--reuid={self.host_uid}",
+                f"--regid={self.host_gid}",
+                "--clear-groups",
+                "--no-new-privs",
+                "--bounding-set=-all,+sys_admin",
+                "--inh-caps=-all,+sys_admin",
+                "--ambient-caps=+sys_admin",
+                "--",
+                *inside,
+            ]
+        elif fork_server:
+            userns = [a for a in self._USERNS_ARGS if a != "--disable-userns"]
+            options = [*userns, "--cap-add", "CAP_SYS_ADMIN", *options]
+            tail = inside
+        elif self.privileged:
             drop = [
                 "/usr/bin/setpriv",
                 f"--reuid={self.host_uid}",
@@ -775,8 +829,14 @@ class BwrapLauncher:
         stdin: int | None = subprocess.PIPE,
         stdout: int | None = subprocess.PIPE,
         stderr: int | None = subprocess.STDOUT,
+        fork_server: bool = False,
+        memory_bytes: int | None = None,
+        pids_max: int | None = None,
     ) -> JailProcess:
-        """Start ``argv`` (paths as the jail sees them) in a fresh jail."""
+        """Start ``argv`` (paths as the jail sees them) in a fresh jail.
+
+        ``memory_bytes``: the jail cgroup's memory limit (default: for one runtime of ``memory_mb``).
+        """
         if self.bwrap is None:
             raise JailError("bubblewrap (bwrap) is not installed")
         own_fds: list[int] = []
@@ -791,7 +851,7 @@ class BwrapLauncher:
             info_r, info_w = os.pipe()
             own_fds.append(info_w)
             seccomp_fd = None
-            if self.seccomp and (program := seccomp_program()) is not None:
+            if self.seccomp and not fork_server and (program := seccomp_program()) is not None:
                 seccomp_fd = _memfd("seccomp", program)
                 own_fds.append(seccomp_fd)
             cmd, options = self.command(
@@ -801,6 +861,7 @@ class BwrapLauncher:
                 etc_fds=etc_fds,
                 args_fd=args_fd,
                 seccomp_fd=seccomp_fd,
+                fork_server=fork_server,
             )
             options = ["--info-fd", str(info_w), *options]
             cmd_bwrap = cmd[0]
@@ -809,8 +870,8 @@ class BwrapLauncher:
             if self._cgroup_parents:
                 cgroup = JailCgroup(
                     self._cgroup_parents,
-                    pids_max=self.jail_limits.pids_max,
-                    memory_bytes=self.jail_limits.memory_limit_bytes(memory_mb),
+                    pids_max=pids_max or self.jail_limits.pids_max,
+                    memory_bytes=memory_bytes or self.jail_limits.memory_limit_bytes(memory_mb),
                 )
                 files = cgroup.procs_files
                 join = " && ".join(f'echo $$ > "${i + 1}"' for i in range(len(files)))

@@ -147,6 +147,8 @@ class PooledRuntime(RuntimeProcess):
 
     def renice(self, value: int) -> None:
         """Set the CPU priority of every task of the jail (best effort)."""
+        if self.proc.pid is None:
+            return  # forked by a fork server: it has the server's priority
         for pid in _process_tree(self.proc.pid):
             with contextlib.suppress(OSError):
                 for tid in os.listdir(f"/proc/{pid}/task"):
@@ -159,8 +161,10 @@ def _kill(proc: subprocess.Popen[bytes], pidfd: int | None) -> None:
     with contextlib.suppress(OSError):
         if pidfd is not None:
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-        else:
+        elif proc.pid is not None:
             os.kill(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
 
 
 def _process_tree(root: int) -> list[int]:
@@ -289,6 +293,10 @@ class WarmPool:
         runtime._dispose = self._reap_later
         return runtime
 
+    def serves(self, launcher: Launcher) -> bool:
+        """Whether this pool's runtimes are ``launcher``'s (itself, or forked in its jails)."""
+        return self.launcher is launcher or getattr(self.launcher, "base", None) is launcher
+
     def prewarm(self, keys: Iterable[PoolKey]) -> None:
         """Keep these keys warm from now on, whether asked for or not."""
         if self.size == 0:
@@ -412,7 +420,7 @@ class WarmPool:
     def _track(self, proc: subprocess.Popen[bytes]) -> None:
         """Called right after the spawn, in the thread that is starting the runtime."""
         pidfd = None
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, TypeError):
             pidfd = os.pidfd_open(proc.pid)
         with self._cond:
             self._spawned[proc] = pidfd
@@ -534,3 +542,6 @@ class WarmPool:
                 break
             if runtime is not None:
                 runtime.reap()
+        shutdown_launcher = getattr(self.launcher, "shutdown", None)
+        if shutdown_launcher is not None:  # fork servers
+            shutdown_launcher()

@@ -191,11 +191,16 @@ class _Pipes:
         self.selector.register(channel_fd, selectors.EVENT_READ, "channel")
         self.selector.register(self.log_fd, selectors.EVENT_READ, "logs")
         self.pidfd: int | None = None
-        try:
-            self.pidfd = os.pidfd_open(proc.pid)
-            self.selector.register(self.pidfd, selectors.EVENT_READ, "exit")
-        except (AttributeError, OSError):
-            self.pidfd = None  # poll() every 100 ms instead
+        exit_fd = getattr(proc, "exit_fd", None)  # a forked runtime (not our child) says when it ended
+        if exit_fd is not None:
+            self.selector.register(exit_fd, selectors.EVENT_READ, "exit")
+            self.pidfd = -1  # something tells us: no polling
+        else:
+            try:
+                self.pidfd = os.pidfd_open(proc.pid)
+                self.selector.register(self.pidfd, selectors.EVENT_READ, "exit")
+            except (AttributeError, OSError):
+                self.pidfd = None  # poll() every 100 ms instead
         self.channel_buf = bytearray()
         self._scanned = 0  # channel_buf[:_scanned] holds no newline
         self.channel_open = True
@@ -225,6 +230,9 @@ class _Pipes:
         """Whether the runtime exited, without reaping it (its pid stays ours until wait())."""
         if self.exited or self.proc.returncode is not None:
             return True
+        if self.proc.pid is None:  # a forked runtime: its poll() only reads its exit report
+            self.exited = self.proc.poll() is not None
+            return self.exited
         try:
             info = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
@@ -346,7 +354,7 @@ class _Pipes:
     def close(self) -> None:
         self.selector.close()
         for fd in (self.channel_fd, self.pidfd):
-            if fd is not None:
+            if fd is not None and fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         for stream in (self.proc.stdin, self.proc.stdout):
@@ -572,7 +580,7 @@ class RuntimeProcess:
 
         The group first: until the process is reaped its pid, the group's id, cannot be reused.
         """
-        if self.proc.returncode is None:
+        if self.proc.returncode is None and self.proc.pid is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.proc.pid, signal.SIGKILL)  # start_new_session: the group id is the pid
         with contextlib.suppress(ProcessLookupError, PermissionError):

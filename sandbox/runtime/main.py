@@ -115,11 +115,14 @@ def _write_code(preferred_root: str | None, module_name: str, code: str) -> str:
 
 
 class Runtime:
-    def __init__(self, *, reply_fd: int, request_fd: int, task_root: str | None) -> None:
+    def __init__(
+        self, *, reply_fd: int, request_fd: int, task_root: str | None, aws: MockedAws | None = None
+    ) -> None:
         self._reply_fd = reply_fd
         self._requests = os.fdopen(request_fd, "rb", buffering=1 << 16)
         self._preferred_task_root = task_root
-        self.aws = MockedAws()
+        self._aws_started = aws is not None  # the fork server started it before forking us
+        self.aws = aws or MockedAws()
         self.memory = MemoryMeter()
         self.sink = logs.LogSink()
         self.handler: Callable | None = None
@@ -147,7 +150,8 @@ class Runtime:
     # -- life cycle ---------------------------------------------------------
 
     def start(self) -> None:
-        self.aws.start()
+        if not self._aws_started:
+            self.aws.start()
         self._parachute = bytearray(PARACHUTE_BYTES)
         gc.collect()
         self.send_doc({"op": OP_READY})

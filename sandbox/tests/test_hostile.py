@@ -34,6 +34,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.jail.bwrap import BwrapLauncher, JailCgroup, cgroup_parents, find_bwrap
+from sandbox.jail.forkserver import ForkServerLauncher
 from sandbox.jail.limits import HOST_UID_WHEN_ROOT, JailLimits
 from sandbox.jail.process import InvokeOutcome, RuntimeProcess
 from sandbox.tests.host import processes_in
@@ -163,13 +164,18 @@ def host():
     os.environ.pop("COLDSTART_HOSTILE_SECRET", None)
 
 
-@pytest.fixture(scope="module")
-def pool(host):
-    launcher = TrackingLauncher()
-    launcher.namespaces = set()
+@pytest.fixture(scope="module", params=["fresh", "forked"])
+def pool(host, request):
+    """Every case twice: in a fresh jail, and in a runtime forked by a fork server."""
+    tracking = TrackingLauncher()
+    tracking.namespaces = set()
+    launcher = tracking if request.param == "fresh" else ForkServerLauncher(tracking)
     pool = Pool(launcher)
+    pool.tracking = tracking
     yield pool
     pool.close()
+    if request.param == "forked":
+        launcher.shutdown()
 
 
 # -- the cases -------------------------------------------------------------------------------------------
@@ -594,8 +600,12 @@ def test_two_concurrent_jails_cannot_see_or_signal_each_other(pool, host):
 def test_zz_the_host_is_clean_after_the_suite(host, pool):
     """Runs last: no stray processes, no files from the jails, no cgroups, Redis untouched."""
     pool.close()  # the started-ahead runtimes go too
-    namespaces = pool.launcher.namespaces
-    assert len(namespaces) > len(CASES)  # every case and its honest follow-up had a jail of its own
+    namespaces = pool.tracking.namespaces
+    if isinstance(pool.launcher, ForkServerLauncher):
+        assert sum(server.forks for server in pool.launcher.servers()) > len(CASES)
+        pool.launcher.shutdown()  # the fork server's jail goes, with every runtime it forked
+    else:
+        assert len(namespaces) > len(CASES)  # every case and its honest follow-up had a jail of its own
     deadline = time.monotonic() + 5
     while (stray := processes_in(namespaces)) and time.monotonic() < deadline:
         time.sleep(0.05)
