@@ -79,13 +79,22 @@ def memory_kb(pid: int) -> tuple[int, int]:
 
 
 def is_runtime(pid: int) -> bool:
-    """A jailed runtime's Python (``bootstrap.py --channel-fd``)."""
+    """A jailed runtime's Python: started as ``bootstrap.py --channel-fd``, or forked by a
+    fork server (``bootstrap.py --fork-server``) and named ``coldstart-rt``."""
     argv = cmdline(pid).split(b"\0")
-    return (
-        os.path.basename(argv[0]).startswith(b"python")
-        and b"--channel-fd" in argv
-        and any(a.endswith(b"/bootstrap.py") for a in argv)
-    )
+    if not (
+        os.path.basename(argv[0]).startswith(b"python") and any(a.endswith(b"/bootstrap.py") for a in argv)
+    ):
+        return False
+    if b"--fork-server" in argv:
+        st = stat(pid)
+        return st is not None and st.comm == "coldstart-rt"
+    return b"--channel-fd" in argv
+
+
+def is_fork_server(pid: int) -> bool:
+    st = stat(pid)
+    return st is not None and st.comm == "coldstart-fork" and b"--fork-server" in cmdline(pid)
 
 
 def runtimes_under(root: int) -> list[int]:

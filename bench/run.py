@@ -449,23 +449,36 @@ def phase_b(*, samples: int, budget_s: float) -> dict[str, Any]:
 # -- d: memory of warm runtimes ---------------------------------------------------------------
 
 
-def runtime_memory(runtime_pids: list[int]) -> dict[str, Any]:
-    """The runtime's Python, and the whole jail (with the bwrap processes above it)."""
-    rss, pss, jail_rss = [], [], []
+JAIL_PARENTS = ("bwrap", "coldstart-init", "coldstart-keep")  # above a runtime, inside its jail
+
+
+def runtime_memory(runtime_pids: list[int], fork_servers: list[int] = ()) -> dict[str, Any]:
+    """The runtime's Python, and the whole jail (the bwrap, or init and keeper, processes above it).
+
+    A forked runtime's RSS counts the pages it shares with its fork server; its PSS
+    (and the jail's) is what one more runtime costs.
+    """
+    rss, pss, jail_rss, jail_pss = [], [], [], []
     for pid in runtime_pids:
         r, p = procs.memory_kb(pid)
         rss.append(r / 1024)
         pss.append(p / 1024)
-        total, st = r, procs.stat(pid)
-        while st is not None and (parent := procs.stat(st.ppid)) is not None and parent.comm == "bwrap":
-            total += procs.memory_kb(parent.pid)[0]
-            st = parent
-        jail_rss.append(total / 1024)
+        total_r, total_p, st = r, p, procs.stat(pid)
+        while st is not None and (parent := procs.stat(st.ppid)) is not None and parent.comm in JAIL_PARENTS:
+            pr, pp = procs.memory_kb(parent.pid)
+            total_r, total_p, st = total_r + pr, total_p + pp, parent
+        jail_rss.append(total_r / 1024)
+        jail_pss.append(total_p / 1024)
+    servers = [procs.memory_kb(pid) for pid in fork_servers]
     return {
         "count": len(runtime_pids),
         "runtime_rss_mb": summary(rss),
         "runtime_pss_mb": summary(pss),
         "jail_rss_mb": summary(jail_rss),
+        "jail_pss_mb": summary(jail_pss),
+        "fork_servers": len(servers),
+        "fork_server_rss_mb": summary([r / 1024 for r, _ in servers]),
+        "fork_server_pss_mb": summary([p / 1024 for _, p in servers]),
     }
 
 
@@ -951,7 +964,13 @@ def table(results: dict[str, Any]) -> str:
     if d and d.get("count"):
         rows.append(
             f"| d. per warm runtime (n={d['count']}) | RSS {fmt(d['runtime_rss_mb']['median'], ' MB', 0)}, "
-            f"PSS {fmt(d['runtime_pss_mb']['median'], ' MB', 0)}; whole jail RSS {fmt(d['jail_rss_mb']['median'], ' MB', 0)} | | |"
+            f"PSS {fmt(d['runtime_pss_mb']['median'], ' MB', 0)}; whole jail RSS {fmt(d['jail_rss_mb']['median'], ' MB', 0)}, "
+            f"PSS {fmt(d['jail_pss_mb']['median'], ' MB', 0)} | | |"
+        )
+    if d and d.get("fork_servers"):
+        rows.append(
+            f"| d. per fork server (n={d['fork_servers']}) | RSS {fmt(d['fork_server_rss_mb']['median'], ' MB', 0)}, "
+            f"PSS {fmt(d['fork_server_pss_mb']['median'], ' MB', 0)} | | |"
         )
     return "\n".join(rows)
 
@@ -1006,10 +1025,10 @@ def main(argv: list[str] | None = None) -> int:
 
             pool.prewarm([PoolKey.of(128, 3)])
             pool.wait_until_full(PoolKey.of(128, 3), timeout=60)
-            with pool._cond:
-                idle = [r for runtimes in pool._idle.values() for r in runtimes]
+            mine = procs.tree(os.getpid())
             results["d"] = runtime_memory(
-                [pid for r in idle for pid in procs.tree(r.proc.pid) if procs.is_runtime(pid)]
+                [pid for pid in mine if procs.is_runtime(pid)],
+                [pid for pid in mine if procs.is_fork_server(pid)],
             )
         if "b" in phases:
             say("b: three-case S3 thumbnail exercise through grade()")

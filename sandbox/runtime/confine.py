@@ -2,11 +2,11 @@
 
 The fork server (``forkserver.py``) runs inside a jail, holding only the
 capabilities it needs to build namespaces (CAP_SYS_ADMIN). Each child it forks
-calls ``enter_new_jail`` before the learner's module exists: fresh mount, PID,
-IPC, UTS and network namespaces, fresh /proc, /tmp and /var/task, then (as root's
-worker) a user namespace of its own mapping the jail uid 993, and finally no
-capabilities at all, no_new_privs, the seccomp filter and the rlimits. What is
-left afterwards is what a fresh jail gives (docs/security.md).
+goes through these before the learner's module exists: as PID 1 of a fresh PID
+namespace, fresh mount, IPC, UTS and network namespaces, fresh /proc, /tmp and
+/var/task, then (as root's worker) a user namespace of its own mapping the jail
+uid 993, and finally no capabilities at all, no_new_privs, the seccomp filter and
+the rlimits. What is left afterwards is what a fresh jail gives (docs/security.md).
 
 Standard library only (``ctypes`` for mount, capset and prctl).
 """
@@ -30,6 +30,7 @@ MS_PRIVATE = 0x40000
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
+PR_SET_NAME = 15
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
@@ -38,7 +39,8 @@ PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
-NAMESPACES = os.CLONE_NEWNS | os.CLONE_NEWPID | os.CLONE_NEWIPC | os.CLONE_NEWUTS | os.CLONE_NEWNET
+# The PID namespace comes first, from the server (unshare before the fork that makes PID 1).
+NAMESPACES = os.CLONE_NEWNS | os.CLONE_NEWIPC | os.CLONE_NEWUTS | os.CLONE_NEWNET
 
 # bwrap covers these with read-only binds in every /proc it mounts; so do we.
 _PROC_COVERED = ("sys", "sysrq-trigger", "irq", "bus")
@@ -78,6 +80,11 @@ def _prctl(option: int, arg2: int = 0, arg3: int = 0) -> None:
     )
 
 
+def set_name(name: str) -> None:
+    """The process's comm (``ps``, /proc/PID/stat): which of the fork server's processes it is."""
+    _check(_libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0), "prctl PR_SET_NAME")
+
+
 def set_parent_death_signal(signum: int) -> None:
     _prctl(PR_SET_PDEATHSIG, signum)
 
@@ -87,7 +94,7 @@ def set_dumpable(value: bool) -> None:
 
 
 def new_namespaces() -> None:
-    """Mount, PID (for the next child), IPC, UTS and network namespaces of our own."""
+    """Mount, IPC, UTS and network namespaces of our own."""
     os.unshare(NAMESPACES)
 
 
@@ -130,6 +137,11 @@ class _CapData(ctypes.Structure):
         ("permitted", ctypes.c_uint32),
         ("inheritable", ctypes.c_uint32),
     ]
+
+
+def clear_ambient_capabilities() -> None:
+    """No capability survives an exec (the effective set stays)."""
+    _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
 
 
 def drop_capabilities() -> None:

@@ -11,17 +11,20 @@ requests: each carries the new runtime's pipes (SCM_RIGHTS) and limits.
 
 Per request, two processes:
 
-- the *keeper* (forked from the server): joins the submission's cgroups, makes new
-  mount, PID, IPC, UTS and network namespaces, forks the runtime and waits for
-  it. When the worker closes the "life" pipe it SIGKILLs the runtime, which is the
-  init of its PID namespace, so the kernel kills everything inside; then it writes
-  the exit status on the status pipe and exits. The learner cannot see or signal
-  it (it is outside their PID namespace).
-- the *runtime*: PID 1 of the new namespace. It mounts its own /proc, /tmp and
-  task root, maps the jail user (as root's worker), drops every capability, sets
-  no_new_privs, the seccomp filter and the rlimits, and only then becomes the
-  runtime of ``main.py`` with the boto3/moto state it inherited, says ``ready``
-  and serves init and invokes like a runtime started from scratch.
+- the *init*, forked by the server as PID 1 of a new PID namespace: it joins the
+  submission's cgroups, makes new mount, IPC, UTS and network namespaces, mounts its
+  own /proc, /tmp and task root, maps the jail user (as root's worker), drops every
+  capability, sets no_new_privs, the seccomp filter and the rlimits, and forks the
+  runtime. Then it only reaps, and exits with the runtime's status (128 + N for
+  signal N, as bwrap's init does). The function can neither signal it nor outlive
+  it: when a PID namespace's init dies, the kernel kills everything inside.
+- the *runtime*, its child: ``main.py``'s runtime with the boto3/moto state it
+  inherited. It says ``ready`` and serves init and invokes like a runtime started
+  from scratch.
+
+The server keeps each jail: when the worker closes the jail's "life" pipe it
+SIGKILLs the init; once the init is reaped (the namespace is empty) it writes the
+exit status on the jail's status pipe (``{"exit": N}`` or ``{"signal": N}``).
 
 The server itself never runs learner code and never reads anything a runtime
 wrote. It is single-threaded (fork needs that) and its garbage is frozen before
@@ -33,7 +36,7 @@ import contextlib
 import gc
 import json
 import os
-import select
+import selectors
 import signal
 import socket
 import sys
@@ -47,7 +50,9 @@ from .protocol import EXIT_RUNTIME_ERROR
 
 MAX_REQUEST_BYTES = 64 * 1024
 PIPES_PER_REQUEST = 5  # requests, logs, replies, status, life; then cgroup.procs files
-SIGNAL_EXIT_BASE = 128  # the init reports a runtime killed by signal N as exit status 128 + N
+# PID 1 of each runtime's namespace: it only has to exist (and it never reaps: orphans
+# stay zombies until the namespace ends, with the submission).
+INIT_ARGV = ["/usr/bin/sleep", "infinity"]
 
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
@@ -69,32 +74,28 @@ def _close_all_but(keep: set[int]) -> None:
 
 
 def _status_doc(status: int) -> dict:
-    """How the jail ended: the init's signal, or the runtime's (passed on by the init)."""
+    """How the runtime ended."""
     if os.WIFSIGNALED(status):
         return {"signal": os.WTERMSIG(status)}
-    code = os.waitstatus_to_exitcode(status)
-    if SIGNAL_EXIT_BASE < code < SIGNAL_EXIT_BASE + 65:
-        return {"signal": code - SIGNAL_EXIT_BASE}
-    return {"exit": code}
+    return {"exit": os.waitstatus_to_exitcode(status)}
 
 
-def _reap_until(runtime_pid: int) -> int:
-    """PID 1's loop: reap whatever ends up here; leave with the runtime's status (128 + N
-    for signal N, as bwrap reports it). The kernel then kills the rest of the namespace."""
-    while True:
-        pid, status = os.wait()
-        if pid == runtime_pid:
-            if os.WIFSIGNALED(status):
-                return SIGNAL_EXIT_BASE + os.WTERMSIG(status)
-            return os.waitstatus_to_exitcode(status)
-
-
-def _runtime(request: dict, args: argparse.Namespace, aws: MockedAws, fds: dict[str, int]) -> int:
-    """PID 1 of the new namespaces: confine, then serve as a runtime."""
-    confine.set_parent_death_signal(signal.SIGKILL)  # the keeper's death ends the jail
-    confine.set_dumpable(True)  # the server is not; a runtime owns its /proc/self as usual
-    os.close(fds["status"])
+def _runtime(
+    request: dict, args: argparse.Namespace, aws: MockedAws, fds: dict[str, int], cgroups: list[int]
+) -> int:
+    """PID 2 of a new PID namespace, forked by the server: confine, then serve as the runtime."""
+    confine.set_parent_death_signal(signal.SIGKILL)  # the server's death ends the jail
+    # A session and process group of its own: kill(0, ...) reaches a process group
+    # across PID namespaces, and the server's group must not be the function's.
+    os.setsid()
+    os.close(fds["status"])  # the server's, to report how this runtime ended
     os.close(fds["life"])
+    confine.set_dumpable(True)  # the server is not; a runtime owns its /proc/self as usual
+    confine.set_name("coldstart-rt")
+    for fd in cgroups:  # "0" moves the writer: the runtime and all it forks are counted there
+        os.write(fd, b"0")
+        os.close(fd)
+    confine.new_namespaces()
     confine.build_filesystem(
         tmp_bytes=int(request["tmp_bytes"]),
         task_bytes=int(request["task_bytes"]),
@@ -109,14 +110,7 @@ def _runtime(request: dict, args: argparse.Namespace, aws: MockedAws, fds: dict[
     confine.apply_rlimits(request["rlimits"])
     if request.get("seccomp"):
         confine.load_seccomp(bytes.fromhex(request["seccomp"]))
-    # From here on this process is as confined as a fresh jail's runtime. It stays as the
-    # namespace's init, which the function can neither signal nor outlive, and the runtime
-    # is its child: as in a bwrap jail, where bwrap's reaper is PID 1.
-    pid = os.fork()
-    if pid:
-        for name in ("requests", "logs", "replies"):
-            os.close(fds[name])
-        return _reap_until(pid)
+    # From here on this process is as confined as a fresh jail's runtime.
     os.dup2(fds["logs"], 1)
     os.dup2(fds["logs"], 2)
     os.close(fds["logs"])
@@ -139,79 +133,155 @@ def _runtime(request: dict, args: argparse.Namespace, aws: MockedAws, fds: dict[
     return 0
 
 
-def _keeper(
-    request: dict, args: argparse.Namespace, aws: MockedAws, fds: dict[str, int], cgroups: list[int]
-) -> int:
-    """Outside the new PID namespace: start the runtime, kill it when told, report how it ended."""
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    for fd in cgroups:  # "0" moves the writer: the runtime and all it forks are counted there
-        os.write(fd, b"0")
-        os.close(fd)
-    confine.new_namespaces()
-    pid = os.fork()
-    if pid == 0:
-        code = EXIT_RUNTIME_ERROR
+class Jail:
+    """One runtime and the init of its PID namespace, as the server keeps them."""
+
+    def __init__(self, *, init: int, runtime: int, status_fd: int, life_fd: int) -> None:
+        self.init = init
+        self.runtime = runtime
+        self.init_fd = os.pidfd_open(init)
+        self.runtime_fd = os.pidfd_open(runtime)
+        self.status_fd = status_fd
+        self.life_fd: int | None = life_fd
+        self.runtime_status: int | None = None
+        self.init_reaped = False
+
+    def kill(self) -> None:
+        for pidfd in (self.runtime_fd, self.init_fd):
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+
+
+class Server:
+    """The server's loop: fork requests on the control socket, and the jails it keeps.
+
+    A jail is two processes, both the server's children: the init of a new PID
+    namespace, ``sleep infinity`` spawned without copying the server (vfork + exec,
+    no capability), and the runtime, forked into that namespace as its PID 2. The
+    init cannot be signalled from inside; when it dies, the kernel kills everything
+    in the namespace. When the worker closes the "life" pipe, or the runtime ends,
+    the server kills both; once both are reaped (the namespace is empty) it writes
+    the runtime's exit status to the status pipe.
+    """
+
+    def __init__(self, control: socket.socket, args: argparse.Namespace, aws: MockedAws) -> None:
+        self.control = control
+        self.args = args
+        self.aws = aws
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(control, selectors.EVENT_READ, ("control", None))
+        self.own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+
+    def serve(self) -> int:
+        while True:
+            for key, _events in self.selector.select():
+                what, jail = key.data
+                if what == "control":
+                    if not self._request():
+                        return 0
+                    continue
+                if what == "life":
+                    if os.read(key.fd, 64):
+                        continue  # nothing is ever written; only the end counts
+                    self.selector.unregister(key.fd)
+                    os.close(key.fd)
+                    jail.life_fd = None
+                    jail.kill()  # the worker let go: end the jail
+                elif what == "runtime":
+                    self.selector.unregister(key.fd)
+                    _, jail.runtime_status = os.waitpid(jail.runtime, 0)
+                    jail.kill()  # the init: the rest of the namespace goes with it
+                elif what == "init":
+                    self.selector.unregister(key.fd)
+                    os.waitpid(jail.init, 0)
+                    jail.init_reaped = True
+                if jail.init_reaped and jail.runtime_status is not None:
+                    self._close(jail)
+
+    def _close(self, jail: Jail) -> None:
+        with contextlib.suppress(OSError):  # the worker may have gone already
+            os.write(jail.status_fd, json.dumps(_status_doc(jail.runtime_status)).encode() + b"\n")
+        for fd in (jail.status_fd, jail.init_fd, jail.runtime_fd):
+            os.close(fd)
+        if jail.life_fd is not None:
+            self.selector.unregister(jail.life_fd)
+            os.close(jail.life_fd)
+
+    def _request(self) -> bool:
         try:
-            code = _runtime(request, args, aws, fds)
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-    for name in ("requests", "logs", "replies"):
-        os.close(fds[name])
-    pidfd = os.pidfd_open(pid)
-    while True:
-        readable, _, _ = select.select([pidfd, fds["life"]], [], [])
-        if pidfd in readable:
-            break
-        if not os.read(fds["life"], 64):  # the worker let go: end the jail
-            os.kill(pid, signal.SIGKILL)
-            break
-    _, status = os.waitpid(pid, 0)  # the namespace's init: returns once everything inside is gone
-    os.write(fds["status"], json.dumps(_status_doc(status)).encode() + b"\n")
-    return 0
-
-
-def _fork(
-    control: socket.socket, request: dict, received: list[int], args: argparse.Namespace, aws: MockedAws
-) -> None:
-    names = ("requests", "logs", "replies", "status", "life")
-    fds = dict(zip(names, received[:PIPES_PER_REQUEST], strict=True))
-    cgroups = received[PIPES_PER_REQUEST:]
-    pid = os.fork()
-    if pid == 0:
-        code = EXIT_RUNTIME_ERROR
-        try:
-            control.close()
-            _close_all_but(set(received))
-            code = _keeper(request, args, aws, fds, cgroups)
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-    for fd in received:
-        os.close(fd)
-    control.send(json.dumps({"op": "forked", "pid": pid}).encode())
-
-
-def serve(control: socket.socket, args: argparse.Namespace, aws: MockedAws) -> int:
-    while True:
-        try:
-            message, received, _flags, _addr = socket.recv_fds(control, MAX_REQUEST_BYTES, 16)
+            message, received, _flags, _addr = socket.recv_fds(self.control, MAX_REQUEST_BYTES, 16)
         except ConnectionResetError:
-            return 0
+            return False
         if not message:
-            return 0  # the worker closed the socket
+            return False  # the worker closed the socket
+        for fd in received:  # SCM_RIGHTS does not carry close-on-exec: no init may inherit them
+            os.set_inheritable(fd, False)
         try:
             request = json.loads(message)
             if request.get("op") != "fork" or len(received) < PIPES_PER_REQUEST:
                 raise ValueError(f"bad request {request.get('op')!r} with {len(received)} fds")
-            _fork(control, request, received, args, aws)
+            pid = self._fork(request, received)
         except Exception as exc:  # report and go on: a bad request must not end the server
             for fd in received:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-            control.send(json.dumps({"op": "error", "error": f"{type(exc).__name__}: {exc}"}).encode())
+            self.control.send(json.dumps({"op": "error", "error": f"{type(exc).__name__}: {exc}"}).encode())
+            return True
+        self.control.send(json.dumps({"op": "forked", "pid": pid}).encode())
+        return True
+
+    def _spawn_init(self) -> int:
+        os.unshare(os.CLONE_NEWPID)  # the next child is PID 1 of a new PID namespace...
+        try:
+            return os.posix_spawn(INIT_ARGV[0], INIT_ARGV, {}, setsid=True)
+        finally:
+            os.setns(self.own_pid_ns, os.CLONE_NEWPID)  # ...and only that one
+
+    def _fork_into(self, init: int) -> int:
+        """Fork a child into ``init``'s PID namespace (0 in the child)."""
+        init_ns = os.open(f"/proc/{init}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.setns(init_ns, os.CLONE_NEWPID)
+        finally:
+            os.close(init_ns)
+        try:
+            pid = os.fork()
+        except BaseException:
+            os.setns(self.own_pid_ns, os.CLONE_NEWPID)
+            raise
+        if pid:
+            os.setns(self.own_pid_ns, os.CLONE_NEWPID)
+        return pid
+
+    def _fork(self, request: dict, received: list[int]) -> int:
+        names = ("requests", "logs", "replies", "status", "life")
+        fds = dict(zip(names, received[:PIPES_PER_REQUEST], strict=True))
+        cgroups = received[PIPES_PER_REQUEST:]
+        init = self._spawn_init()
+        try:
+            pid = self._fork_into(init)
+        except BaseException:
+            os.kill(init, signal.SIGKILL)
+            os.waitpid(init, 0)
+            raise
+        if pid == 0:
+            code = EXIT_RUNTIME_ERROR
+            try:
+                _close_all_but(set(received))
+                code = _runtime(request, self.args, self.aws, fds, cgroups)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        for name in ("requests", "logs", "replies"):
+            os.close(fds[name])
+        for fd in cgroups:
+            os.close(fd)
+        jail = Jail(init=init, runtime=pid, status_fd=fds["status"], life_fd=fds["life"])
+        self.selector.register(jail.runtime_fd, selectors.EVENT_READ, ("runtime", jail))
+        self.selector.register(jail.init_fd, selectors.EVENT_READ, ("init", jail))
+        self.selector.register(fds["life"], selectors.EVENT_READ, ("life", jail))
+        return pid
 
 
 def main(argv: list[str], script: str) -> int:
@@ -226,9 +296,10 @@ def main(argv: list[str], script: str) -> int:
     if threading.active_count() != 1:  # fork copies only the calling thread
         print(f"fork server: {threading.active_count()} threads after warm-up", file=sys.stderr)
         return EXIT_RUNTIME_ERROR
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers are reaped by the kernel
+    confine.set_name("coldstart-fork")
+    confine.clear_ambient_capabilities()  # kept (effective) for forks; gone for what it execs
     confine.set_dumpable(False)  # /proc/<pid>/mem and friends need CAP_SYS_PTRACE
     gc.collect()
     gc.freeze()  # children share the warm heap instead of copying it at their first collection
     control.send(json.dumps({"op": "ready", "pid": os.getpid()}).encode())
-    return serve(control, args, aws)
+    return Server(control, args, aws).serve()

@@ -18,6 +18,7 @@ import gc
 import importlib
 import json
 import logging
+import mmap
 import os
 import resource
 import secrets
@@ -59,7 +60,9 @@ from .protocol import (
 )
 
 DEFAULT_TASK_ROOT = "/var/task"
-PARACHUTE_BYTES = 8 * 1024 * 1024  # freed on MemoryError so the runtime can still write the record
+# Address space held back and freed on MemoryError, so that the runtime can still write the
+# record: RLIMIT_AS is what raises it. Untouched anonymous memory: it costs no page.
+PARACHUTE_BYTES = 8 * 1024 * 1024
 
 
 def _move_fd(fd: int, target: int) -> int:
@@ -135,7 +138,7 @@ class Runtime:
         self.timeout_s = 3.0
         self.region = "us-east-1"
         self.account_id = "123456789012"
-        self._parachute: bytearray | None = None
+        self._parachute: mmap.mmap | None = None
 
     # -- channel ------------------------------------------------------------
 
@@ -152,7 +155,7 @@ class Runtime:
     def start(self) -> None:
         if not self._aws_started:
             self.aws.start()
-        self._parachute = bytearray(PARACHUTE_BYTES)
+        self._parachute = mmap.mmap(-1, PARACHUTE_BYTES)
         gc.collect()
         self.send_doc({"op": OP_READY})
 
@@ -248,14 +251,15 @@ class Runtime:
     # -- invoke -------------------------------------------------------------
 
     def _release_parachute(self, exc: BaseException) -> None:
-        if isinstance(exc, MemoryError):
+        if isinstance(exc, MemoryError) and self._parachute is not None:
+            self._parachute.close()
             self._parachute = None
             gc.collect()
 
     def _restore_parachute(self) -> None:
         if self._parachute is None:
-            with contextlib.suppress(MemoryError):
-                self._parachute = bytearray(PARACHUTE_BYTES)
+            with contextlib.suppress(MemoryError, OSError):
+                self._parachute = mmap.mmap(-1, PARACHUTE_BYTES)
 
     def _call_handler(
         self, request_id: str, event: object, timeout_s: float
