@@ -4,6 +4,7 @@ Pure functions over the file system; `course.services.course_sync` writes what t
 into the database. Every problem is a ContentError naming the file and what is wrong.
 """
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -123,12 +124,19 @@ def read_exercise(folder: Path, *, slug: str) -> ExerciseSource:
     )
 
 
+@functools.cache
+def _exercise_validator() -> jsonschema.protocols.Validator:
+    """Checking the schema itself takes ~80 ms: once per process, not per exercise read."""
+    cls = jsonschema.validators.validator_for(EXERCISE_SCHEMA)
+    cls.check_schema(EXERCISE_SCHEMA)
+    return cls(EXERCISE_SCHEMA)
+
+
 def validate_definition(definition: object, *, path: Path) -> None:
-    try:
-        jsonschema.validate(definition, EXERCISE_SCHEMA)
-    except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
-        raise ContentError(path, f"at {where}: {exc.message}") from exc
+    error = jsonschema.exceptions.best_match(_exercise_validator().iter_errors(definition))
+    if error is not None:  # the error jsonschema.validate would raise
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ContentError(path, f"at {where}: {error.message}")
     assert isinstance(definition, dict)
     names = [case["name"] for case in definition["cases"]]
     if len(set(names)) != len(names):

@@ -3,14 +3,15 @@
 Only the worker (and `check_course`) reads these; nothing here is ever sent into the jail.
 """
 
+import copy
 import importlib.util
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import ModuleType
 
 from django.conf import settings
 
-from course.content import ExerciseSource, read_lesson
+from course.content import EXERCISE_FILES, ExerciseSource, read_lesson
 
 
 class ExerciseNotFound(LookupError):
@@ -26,7 +27,28 @@ def exercise_folder(slug: str, *, content_dir: Path | None = None) -> Path:
 
 
 def exercise_source(slug: str, *, content_dir: Path | None = None) -> ExerciseSource:
-    lesson = read_lesson(exercise_folder(slug, content_dir=content_dir))
+    """The exercise as its files say now. Read (YAML, schema) once per version of the files:
+    every submission needs it, and authors' edits show up at the next one."""
+    folder = exercise_folder(slug, content_dir=content_dir)
+    return copy.deepcopy(_read_exercise(folder, _stamp(folder)))
+
+
+def _stamp(folder: Path) -> tuple:
+    paths = [folder / "lesson.md", *(folder / "exercise" / name for name in EXERCISE_FILES)]
+    stamp = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            stamp.append(None)  # read_lesson says what is missing
+        else:
+            stamp.append((stat.st_mtime_ns, stat.st_size))
+    return tuple(stamp)
+
+
+@lru_cache(maxsize=64)
+def _read_exercise(folder: Path, stamp: tuple) -> ExerciseSource:
+    lesson = read_lesson(folder)
     assert lesson.exercise is not None
     return lesson.exercise
 

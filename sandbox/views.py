@@ -40,8 +40,18 @@ def run(request, slug: str) -> HttpResponse:
         return redirect(
             f"{reverse('course:lesson', args=[exercise.lesson.slug])}?submission={submission.pk}#status"
         )
-    context = exercise_context(request, exercise, submission=submission) | {"exercise": exercise}
-    return render(request, "course/lesson.html#status", context)
+    return _status(request, exercise, submission)
+
+
+def _status(request, exercise: Exercise, submission: Submission) -> HttpResponse:
+    """The status panel. While queued or running it is only a spinner, and it is polled every
+    700 ms by every waiting learner: it renders without the exercise's context (attempts,
+    hints, the sample event), which only changes once the submission is final."""
+    if submission.is_final:
+        context = exercise_context(request, exercise, submission=submission)
+    else:
+        context = {"submission": submission}
+    return render(request, "course/lesson.html#status", context | {"exercise": exercise})
 
 
 @require_GET
@@ -64,8 +74,7 @@ def submission_status(request, pk: int) -> HttpResponse:
         return redirect(
             f"{reverse('course:lesson', args=[exercise.lesson.slug])}?submission={submission.pk}#status"
         )
-    context = exercise_context(request, exercise, submission=submission) | {"exercise": exercise}
-    response = render(request, "course/lesson.html#status", context)
+    response = _status(request, exercise, submission)
     if submission.is_final:
         # 286 tells htmx to stop polling; the fragment still replaces the old one.
         stop = HttpResponseStopPolling(response.content)
