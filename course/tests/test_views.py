@@ -99,6 +99,30 @@ def _graded(learner, exercise, *, hidden_event="SECRET-EVENT"):
     )  # fmt: skip
 
 
+def test_polling_a_queued_submission_is_cheap_and_keeps_polling(
+    client, s3_exercise, django_assert_max_num_queries
+):
+    learner = make_learner()
+    submission = Submission.objects.create(
+        learner=learner,
+        exercise=s3_exercise,
+        code="x = 1\n",
+        code_sha256="a" * 64,
+        kind="submit",
+        variant_seed=1,
+    )
+    client.force_login(learner)
+    url = reverse("sandbox:submission", args=[submission.pk])
+    client.get(url, **HTMX)  # the session and the user are loaded once per request either way
+    # Every waiting learner polls every 700 ms: the session, the user, the submission; no more.
+    with django_assert_max_num_queries(3):
+        response = client.get(url, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f'hx-get="{url}"' in html and "Queued" in html
+    assert 'id="attempts"' not in html  # refreshed once the submission is final, not while waiting
+
+
 def test_final_status_stops_polling_and_shows_cases(client, s3_exercise):
     learner = make_learner()
     submission = _graded(learner, s3_exercise)

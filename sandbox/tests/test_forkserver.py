@@ -1,0 +1,172 @@
+"""The fork server: runtimes forked from a warm server, each in fresh namespaces of its own.
+
+The hostile suite runs every case against forked runtimes too (``test_hostile.py``,
+the ``forked`` parameter). These tests cover what is particular to the fork server:
+what a forked runtime is, how the server keeps going when a runtime misbehaves, and
+how it is restarted and shut down.
+"""
+
+import json
+import os
+import signal
+import socket
+import textwrap
+import time
+import uuid
+
+import pytest
+
+from sandbox.jail.bwrap import BwrapLauncher, find_bwrap
+from sandbox.jail.forkserver import ForkServerError, ForkServerLauncher
+from sandbox.jail.pool import PoolKey, WarmPool, _process_tree
+from sandbox.jail.process import RuntimeProcess
+
+pytestmark = pytest.mark.skipif(
+    find_bwrap() is None, reason="bubblewrap is not installed (apt-get install bubblewrap)"
+)
+
+INSPECT = textwrap.dedent(
+    """
+    import os, socket, subprocess, threading
+    def lambda_handler(event, context):
+        status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+        try:
+            os.unshare(os.CLONE_NEWUSER)
+            userns = "created"
+        except OSError as exc:
+            userns = exc.strerror
+        try:
+            socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+            network = "connected"
+        except OSError as exc:
+            network = exc.strerror
+        thread = threading.Thread(target=lambda: None)
+        thread.start()
+        thread.join()
+        with open("/tmp/mine", "w") as f:
+            f.write("x")
+        return {
+            "uid": os.getuid(), "gid": os.getgid(), "pid": os.getpid(),
+            "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+            "caps": [status[k].strip() for k in ("CapEff", "CapPrm", "CapBnd", "CapAmb")],
+            "no_new_privs": status["NoNewPrivs"].strip(), "seccomp": status["Seccomp"].strip(),
+            "tmp": sorted(os.listdir("/tmp")), "task": sorted(os.listdir("/var/task")),
+            "hostname": socket.gethostname(), "userns": userns, "network": network,
+            "echo": subprocess.run(["/bin/echo", "hi"], capture_output=True, text=True).stdout,
+            "session_leader": os.getsid(0) == os.getpid(),
+        }
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def launcher():
+    launcher = ForkServerLauncher(BwrapLauncher())
+    yield launcher
+    launcher.shutdown()
+
+
+def run(launcher, code: str, event=None, timeout_s: float = 3.0):
+    runtime = RuntimeProcess.start(launcher, memory_mb=128, timeout_s=timeout_s)
+    try:
+        init = runtime.init(code=code, function_name="forked", timeout_s=timeout_s)
+        assert init.ok, init
+        return runtime.invoke(str(uuid.uuid4()), event or {})
+    finally:
+        runtime.kill()
+
+
+def test_a_forked_runtime_is_as_confined_as_a_fresh_jail(launcher):
+    first = run(launcher, INSPECT)
+    second = run(launcher, INSPECT)
+    for outcome in (first, second):
+        assert outcome.fault is None, outcome.describe()
+        result = outcome.record["result"]
+        assert (result["uid"], result["gid"]) == (993, 990)
+        assert result["pid"] == 2 and result["pids"] == [1, 2]  # its own PID namespace, under its own init
+        assert result["caps"] == ["0000000000000000"] * 4
+        assert result["no_new_privs"] == "1" and result["seccomp"] == "2"
+        assert result["userns"] == "Operation not permitted"
+        assert result["network"] != "connected"
+        assert result["hostname"] == "sandbox"
+        assert result["echo"] == "hi\n"  # processes and threads still work (clone3 falls back to clone)
+        assert result["session_leader"]
+        # each runtime has its own /tmp and task root: nothing from the one before
+        assert result["tmp"] == ["mine"] and result["task"] == ["lambda_function.py"]
+    server = launcher.servers()[0]
+    assert server.forks >= 2
+
+
+def test_the_init_duration_is_the_learners_module_only(launcher):
+    outcome = run(launcher, "import json\ndef lambda_handler(event, context):\n    return 1\n")
+    assert outcome.cold and outcome.record["init_duration_ms"] < 50  # boto3 and moto were imported by the server
+    assert "Init Duration" in outcome.logs
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import os, signal\ndef lambda_handler(event, context):\n    os.kill(0, signal.SIGKILL)\n",
+        "import os, signal\ndef lambda_handler(event, context):\n    try:\n        os.kill(-1, signal.SIGKILL)\n"
+        "    except OSError:\n        pass  # nobody to kill\n    os._exit(1)\n",
+        "import os\ndef lambda_handler(event, context):\n    os.kill(os.getppid() or 1, 9)\n    os._exit(2)\n",
+    ],
+    ids=["kill-own-group", "kill-everything", "kill-the-parent"],
+)
+def test_a_runtime_cannot_reach_its_server(launcher, code):
+    before = launcher.servers()[0] if launcher.servers() else None
+    outcome = run(launcher, code)
+    assert outcome.fault == "crashed", outcome.describe()
+    after = launcher.servers()[0]
+    assert after is before or before is None
+    assert after.alive, "the fork server died with the runtime"
+    assert run(launcher, "def lambda_handler(event, context):\n    return 42\n").record["result"] == 42
+
+
+def test_the_exit_status_reaches_the_worker(launcher):
+    exited = run(launcher, "import os\ndef lambda_handler(event, context):\n    os._exit(7)\n")
+    assert (exited.fault, exited.exit_code, exited.signal) == ("crashed", 7, None)
+    segv = run(launcher, "import os, signal\ndef lambda_handler(event, context):\n    os.kill(os.getpid(), 11)\n")
+    assert (segv.fault, segv.signal) == ("crashed", signal.SIGSEGV)
+
+
+def test_a_bad_request_gets_an_error_and_the_server_goes_on(launcher):
+    run(launcher, "def lambda_handler(event, context):\n    return 1\n")  # a server exists
+    server = launcher.servers()[0]
+    with server._lock:
+        socket.send_fds(server._sock, [json.dumps({"op": "explode"}).encode()], [])
+        reply = server._receive(10)
+    assert reply["op"] == "error" and "explode" in reply["error"]
+    assert run(launcher, "def lambda_handler(event, context):\n    return 2\n").record["result"] == 2
+
+
+def test_a_dead_server_is_replaced_on_the_next_spawn():
+    launcher = ForkServerLauncher(BwrapLauncher())
+    try:
+        assert run(launcher, "def lambda_handler(event, context):\n    return 1\n").record["result"] == 1
+        server = launcher.servers()[0]
+        server.proc.kill()  # the server's jail dies (an OOM kill, a crash)
+        server.proc.wait()
+        assert run(launcher, "def lambda_handler(event, context):\n    return 2\n").record["result"] == 2
+        assert launcher.servers()[0] is not server
+    finally:
+        launcher.shutdown()
+
+
+def test_shutdown_takes_the_server_and_every_runtime_down():
+    launcher = ForkServerLauncher(BwrapLauncher())
+    pool = WarmPool(launcher, size=2)
+    key = PoolKey.of(128, 3)
+    pool.prewarm([key])
+    assert pool.wait_until_full(key, timeout=60), pool.describe()
+    server = launcher.servers()[0]
+    jail_pids = _process_tree(server.proc.pid)
+    assert len(jail_pids) >= 6  # bwrap and its init, the server, and two (init, runtime) pairs
+    pool.shutdown()  # the pool shuts its launcher's servers down too
+    assert not server.alive
+    deadline = time.monotonic() + 5
+    while (alive := [p for p in jail_pids if os.path.exists(f"/proc/{p}")]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert alive == []
+    with pytest.raises(ForkServerError):
+        launcher.spawn(channel_fd=-1, memory_mb=128, timeout_s=3)
