@@ -195,3 +195,10 @@ def test_lesson_shows_the_learners_own_sample_event(client, s3_exercise):
     event = case_event(s3_exercise.definition["cases"][0], index=0, seed=seed)
     assert "The sample event (what Test sends)" in html
     assert event["Records"][0]["s3"]["bucket"]["name"] in html
+
+
+def test_only_instructors_see_the_dashboard_link(client, course):
+    client.force_login(make_learner())
+    assert "Instructor dashboard" not in client.get(reverse("course:index")).content.decode()
+    client.force_login(make_instructor())
+    assert "Instructor dashboard" in client.get(reverse("course:index")).content.decode()

@@ -780,8 +780,12 @@ class BwrapLauncher:
                 *inside,
             ]
         elif fork_server:
-            userns = [a for a in self._USERNS_ARGS if a != "--disable-userns"]
-            options = [*userns, "--cap-add", "CAP_SYS_ADMIN", *options]
+            # uid 0 of a user namespace of its own, with CAP_SYS_ADMIN over the namespaces bwrap
+            # made (with --uid 993, bwrap would nest a second user namespace that owns none of
+            # them); each runtime maps the jail user in a user namespace of its own.
+            # CAP_SETFCAP: to map its uid 0 in a runtime's user namespace (Linux 5.12+ asks for it).
+            caps = ["--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETFCAP"]
+            options = ["--unshare-user", "--uid", "0", "--gid", "0", *caps, *options]
             tail = inside
         elif self.privileged:
             drop = [

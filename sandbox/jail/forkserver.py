@@ -183,8 +183,7 @@ class ForkServer:
         ]
         for mount in self.bwrap.package_mounts:
             argv += ["--packages", mount]
-        if self.bwrap.privileged:
-            argv += ["--map-user", f"{JAIL_UID}:{JAIL_GID}"]
+        argv += ["--map-user", f"{JAIL_UID}:{JAIL_GID}"]  # each runtime, in a user namespace of its own
         assert PACKAGES_MOUNT in self.bwrap.package_mounts[0]
         return argv
 

@@ -114,16 +114,18 @@ def build_filesystem(*, tmp_bytes: int, task_bytes: int, task_root: str, hostnam
     _check(_libc.sethostname(hostname.encode(), len(hostname)), "sethostname")
 
 
-def map_jail_user(uid: int, gid: int) -> None:
-    """A user namespace of our own where we are ``uid``/``gid`` (the host ids we run as)."""
-    host_uid, host_gid = os.getuid(), os.getgid()
-    os.unshare(os.CLONE_NEWUSER)
+def write_id_maps(pid: int, *, uid: int, gid: int) -> None:
+    """Map ``uid``/``gid`` of ``pid``'s new user namespace to our own ids (we are its parent).
+
+    The parent writes the maps, as newuidmap would: a process cannot map its parent
+    namespace's uid 0 itself (the kernel wants CAP_SETFCAP there, since Linux 5.12).
+    """
     for file, text in (
         ("setgroups", "deny"),
-        ("uid_map", f"{uid} {host_uid} 1"),
-        ("gid_map", f"{gid} {host_gid} 1"),
+        ("uid_map", f"{uid} {os.geteuid()} 1"),
+        ("gid_map", f"{gid} {os.getegid()} 1"),
     ):
-        with open(f"/proc/self/{file}", "w", encoding="ascii") as f:
+        with open(f"/proc/{pid}/{file}", "w", encoding="ascii") as f:
             f.write(text)
 
 

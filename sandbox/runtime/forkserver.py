@@ -49,6 +49,7 @@ from .main import Runtime, _add_packages, _limit_malloc_arenas, _move_fd, _priva
 from .protocol import EXIT_RUNTIME_ERROR
 
 MAX_REQUEST_BYTES = 64 * 1024
+SETUP_TIMEOUT_S = 10.0  # a runtime's namespaces and mounts, up to its user namespace
 PIPES_PER_REQUEST = 5  # requests, logs, replies, status, life; then cgroup.procs files
 # PID 1 of each runtime's namespace: it only has to exist (and it never reaps: orphans
 # stay zombies until the namespace ends, with the submission).
@@ -61,7 +62,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--control-fd", type=int, required=True)
     parser.add_argument("--packages", action="append", default=[])
     parser.add_argument("--task-root", default="/var/task")
-    parser.add_argument("--map-user", help="UID:GID to map in a user namespace per runtime")
+    parser.add_argument("--map-user", default="993:990", help="UID:GID of the jail user in each runtime")
     return parser.parse_args(argv)
 
 
@@ -103,9 +104,12 @@ def _runtime(
         hostname=str(request.get("hostname") or "sandbox"),
     )
     confine.raise_oom_score()
-    if args.map_user:
-        uid, _, gid = args.map_user.partition(":")
-        confine.map_jail_user(int(uid), int(gid))
+    # The jail user (993, as on Lambda): a user namespace of our own, whose maps the server writes.
+    os.unshare(os.CLONE_NEWUSER)
+    os.write(fds["sync"], b"u")
+    if os.read(fds["sync"], 1) != b"g":
+        return EXIT_RUNTIME_ERROR
+    os.close(fds["sync"])
     confine.drop_capabilities()
     confine.apply_rlimits(request["rlimits"])
     if request.get("seccomp"):
@@ -222,6 +226,7 @@ class Server:
                 raise ValueError(f"bad request {request.get('op')!r} with {len(received)} fds")
             pid = self._fork(request, received)
         except Exception as exc:  # report and go on: a bad request must not end the server
+            traceback.print_exc()  # into the worker's log
             for fd in received:
                 with contextlib.suppress(OSError):
                     os.close(fd)
@@ -229,6 +234,15 @@ class Server:
             return True
         self.control.send(json.dumps({"op": "forked", "pid": pid}).encode())
         return True
+
+    def _map_user(self, sync: socket.socket, pid: int) -> None:
+        """Once the runtime has its user namespace, map the jail user to ours in it."""
+        sync.settimeout(SETUP_TIMEOUT_S)
+        if sync.recv(1) != b"u":
+            raise RuntimeError("the runtime ended before its user namespace existed")
+        uid, _, gid = self.args.map_user.partition(":")
+        confine.write_id_maps(pid, uid=int(uid), gid=int(gid))
+        sync.sendall(b"g")
 
     def _spawn_init(self) -> int:
         os.unshare(os.CLONE_NEWPID)  # the next child is PID 1 of a new PID namespace...
@@ -257,22 +271,31 @@ class Server:
         names = ("requests", "logs", "replies", "status", "life")
         fds = dict(zip(names, received[:PIPES_PER_REQUEST], strict=True))
         cgroups = received[PIPES_PER_REQUEST:]
+        ours, fds["sync"] = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        fds["sync"] = fds["sync"].detach()
         init = self._spawn_init()
+        pid = 0
         try:
             pid = self._fork_into(init)
+            if pid == 0:
+                code = EXIT_RUNTIME_ERROR
+                try:
+                    _close_all_but({*received, fds["sync"]})
+                    code = _runtime(request, self.args, self.aws, fds, cgroups)
+                except BaseException:
+                    traceback.print_exc()
+                finally:
+                    os._exit(code)
+            os.close(fds["sync"])
+            self._map_user(ours, pid)
         except BaseException:
-            os.kill(init, signal.SIGKILL)
-            os.waitpid(init, 0)
+            for child in (init, pid):
+                if child:
+                    os.kill(child, signal.SIGKILL)
+                    os.waitpid(child, 0)
             raise
-        if pid == 0:
-            code = EXIT_RUNTIME_ERROR
-            try:
-                _close_all_but(set(received))
-                code = _runtime(request, self.args, self.aws, fds, cgroups)
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                os._exit(code)
+        finally:
+            ours.close()
         for name in ("requests", "logs", "replies"):
             os.close(fds[name])
         for fd in cgroups:

@@ -99,7 +99,9 @@ def test_a_forked_runtime_is_as_confined_as_a_fresh_jail(launcher):
 
 def test_the_init_duration_is_the_learners_module_only(launcher):
     outcome = run(launcher, "import json\ndef lambda_handler(event, context):\n    return 1\n")
-    assert outcome.cold and outcome.record["init_duration_ms"] < 50  # boto3 and moto were imported by the server
+    assert (
+        outcome.cold and outcome.record["init_duration_ms"] < 50
+    )  # boto3 and moto were imported by the server
     assert "Init Duration" in outcome.logs
 
 
@@ -126,7 +128,9 @@ def test_a_runtime_cannot_reach_its_server(launcher, code):
 def test_the_exit_status_reaches_the_worker(launcher):
     exited = run(launcher, "import os\ndef lambda_handler(event, context):\n    os._exit(7)\n")
     assert (exited.fault, exited.exit_code, exited.signal) == ("crashed", 7, None)
-    segv = run(launcher, "import os, signal\ndef lambda_handler(event, context):\n    os.kill(os.getpid(), 11)\n")
+    segv = run(
+        launcher, "import os, signal\ndef lambda_handler(event, context):\n    os.kill(os.getpid(), 11)\n"
+    )
     assert (segv.fault, segv.signal) == ("crashed", signal.SIGSEGV)
 
 
