@@ -85,12 +85,24 @@ def warm_pool() -> WarmPool:
         if _pool is None or _pool.size != _pool_size:
             if _pool is not None:
                 _pool.shutdown()
-            pooled: Launcher = chosen
-            if _pool_size and settings.SANDBOX_FORK_SERVER and isinstance(chosen, BwrapLauncher):
-                pooled = ForkServerLauncher(chosen)
-            _pool = WarmPool(pooled, size=_pool_size)
+            _pool = WarmPool(_pool_launcher(chosen), size=_pool_size)
             atexit.register(_pool.shutdown)
         return _pool
+
+
+def _pool_launcher(chosen: Launcher) -> Launcher:
+    """The fork server on the chosen jail, if it works here; else the jail itself."""
+    if not (_pool_size and settings.SANDBOX_FORK_SERVER and isinstance(chosen, BwrapLauncher)):
+        return chosen
+    forking = ForkServerLauncher(chosen)
+    problem = forking.self_test()
+    if not problem:
+        return forking
+    forking.shutdown()
+    log.error(
+        "the fork server does not work here (%s): every runtime starts fresh (~1 s of CPU each)", problem
+    )
+    return chosen
 
 
 def warm_up() -> None:

@@ -40,6 +40,7 @@ from .bwrap import (
     seccomp_program,
 )
 from .limits import JAIL_GID, JAIL_UID, MIB
+from .process import RuntimeProcess
 
 log = logging.getLogger(__name__)
 
@@ -362,6 +363,17 @@ class ForkServerLauncher:
         except ForkServerError:
             server.close()  # the next spawn starts a new one
             raise
+
+    def self_test(self, *, memory_mb: int = 128, timeout_s: float = 3.0) -> str:
+        """Start a server and fork one runtime from it: "" when that works, else what failed.
+
+        The server is kept (the pool uses it next)."""
+        try:
+            runtime = RuntimeProcess.start(self, memory_mb=memory_mb, timeout_s=timeout_s)
+        except Exception as exc:  # every failure is the answer
+            return f"{type(exc).__name__}: {exc}"
+        runtime.kill()
+        return ""
 
     def servers(self) -> list[ForkServer]:
         with self._lock:

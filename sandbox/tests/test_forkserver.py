@@ -174,3 +174,28 @@ def test_shutdown_takes_the_server_and_every_runtime_down():
     assert alive == []
     with pytest.raises(ForkServerError):
         launcher.spawn(channel_fd=-1, memory_mb=128, timeout_s=3)
+
+
+class NoForkServerHere(BwrapLauncher):
+    """A jail where the fork server's own jail cannot be built (CAP_SYS_ADMIN refused, say)."""
+
+    def popen(self, *args, fork_server: bool = False, **kwargs):
+        if fork_server:
+            raise OSError("bwrap: Unexpected capabilities but not setuid, old file caps config?")
+        return super().popen(*args, **kwargs)
+
+
+def test_a_worker_whose_fork_server_fails_starts_fresh_runtimes_instead(settings, caplog):
+    from sandbox import fleet
+
+    settings.SANDBOX_FORK_SERVER = True
+    fleet._pool_size = 1  # as in a worker process
+    try:
+        works = fleet._pool_launcher(BwrapLauncher())
+        assert isinstance(works, ForkServerLauncher)
+        works.shutdown()
+        broken = NoForkServerHere()
+        assert fleet._pool_launcher(broken) is broken
+        assert "the fork server does not work here" in caplog.text
+    finally:
+        fleet._pool_size = 0
