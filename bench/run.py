@@ -455,11 +455,12 @@ def phase_b(*, samples: int, budget_s: float) -> dict[str, Any]:
 # -- d: memory of warm runtimes ---------------------------------------------------------------
 
 
-JAIL_PARENTS = ("bwrap", "coldstart-init", "coldstart-keep")  # above a runtime, inside its jail
+JAIL_PARENTS = ("bwrap",)  # above a fresh runtime, inside its jail (a forked one's parent is its server)
 
 
 def runtime_memory(runtime_pids: list[int], fork_servers: list[int] = ()) -> dict[str, Any]:
-    """The runtime's Python, and the whole jail (the bwrap, or init and keeper, processes above it).
+    """The runtime's Python, and the whole jail (with the bwrap processes above a fresh runtime;
+    a forked runtime's only companion is its PID 1, ``sleep``, under 1 MB).
 
     A forked runtime's RSS counts the pages it shares with its fork server; its PSS
     (and the jail's) is what one more runtime costs.
