@@ -723,8 +723,8 @@ class BwrapLauncher:
             ("stack", lim.stack_bytes, lim.stack_bytes),
         ]
 
-    def _rlimit_argv(self, memory_mb: int, timeout_s: float, *, nproc: bool = True) -> list[str]:
-        pairs = [p for p in self.rlimit_pairs(memory_mb, timeout_s) if nproc or p[0] != "nproc"]
+    def _rlimit_argv(self, memory_mb: int, timeout_s: float, *, skip: tuple[str, ...] = ()) -> list[str]:
+        pairs = [p for p in self.rlimit_pairs(memory_mb, timeout_s) if p[0] not in skip]
         return ["/usr/bin/prlimit", *(f"--{name}={soft}:{hard}" for name, soft, hard in pairs), "--"]
 
     def _namespace_args(self) -> list[str]:
@@ -759,10 +759,13 @@ class BwrapLauncher:
 
         ``fork_server``: the jail of a fork server (sandbox/jail/forkserver.py). It keeps
         CAP_SYS_ADMIN, which it needs to build each runtime's namespaces, and nothing else;
-        no seccomp and no nproc limit of its own: its runtimes set theirs after forking.
+        no seccomp, CPU or process limit of its own: its runtimes set theirs after forking.
         """
         seccomp = ["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []
-        inside = [*self._rlimit_argv(memory_mb, timeout_s, nproc=not fork_server), *argv]
+        # A fork server lives as long as its worker: no CPU budget, and no process budget shared
+        # with its runtimes. Each runtime sets both for itself.
+        skip = ("cpu", "nproc") if fork_server else ()
+        inside = [*self._rlimit_argv(memory_mb, timeout_s, skip=skip), *argv]
         options = self._namespace_args() + self._filesystem_args(etc_fds) + ["--chdir", TASK_ROOT]
         if fork_server and self.privileged:
             # As the host account, not root, with CAP_SYS_ADMIN alone (ambient, so that it

@@ -13,6 +13,7 @@ import socket
 import textwrap
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -199,3 +200,23 @@ def test_a_worker_whose_fork_server_fails_starts_fresh_runtimes_instead(settings
         assert "the fork server does not work here" in caplog.text
     finally:
         fleet._pool_size = 0
+
+
+def test_the_server_has_no_cpu_budget_to_run_out_of(launcher):
+    """It lives as long as its worker; every runtime gets the function's CPU limit instead."""
+    run(launcher, "def lambda_handler(event, context):\n    return 1\n")
+    server = launcher.servers()[0]
+    pids = [p for p in _process_tree(server.proc.pid) if _comm(p) == "coldstart-fork"]
+    assert len(pids) == 1
+    lines = Path(f"/proc/{pids[0]}/limits").read_text().splitlines()
+    limits = {line[:26].strip(): line[26:].split()[0] for line in lines[1:]}
+    assert limits["Max cpu time"] == "unlimited"
+    assert limits["Max address space"] != "unlimited"  # still bounded: memory_mb + headroom
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
