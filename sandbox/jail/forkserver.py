@@ -29,9 +29,9 @@ import subprocess
 import threading
 import time
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 from .bwrap import (
-    PACKAGES_MOUNT,
     RUNTIME_MOUNT,
     TASK_ROOT,
     BwrapLauncher,
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 # The server's own memory (CPython + boto3 + moto warmed, ~130 MiB resident) on top of
 # one runtime's limit: its cgroup holds the server and the runtimes it forked.
 SERVER_MEMORY_MB = 384
-SERVER_EXTRA_PIDS = 64  # the server, keepers and idle runtimes, beside one runtime's 1,024 tasks
+SERVER_EXTRA_PIDS = 64  # the server, the inits and the idle runtimes, beside one runtime's 1,024 tasks
 REPLY_TIMEOUT_S = 10.0
 
 
@@ -60,10 +60,10 @@ class ForkedProcess:
 
     - ``stdin``/``stdout``: the request and log pipes;
     - ``exit_fd`` becomes readable when the runtime's PID namespace is empty: its
-      keeper writes the exit status there (``{"exit": N}`` or ``{"signal": N}``);
-    - ``kill()`` closes the "life" pipe: the keeper SIGKILLs the namespace's init,
+      server writes the exit status there (``{"exit": N}`` or ``{"signal": N}``);
+    - ``kill()`` closes the "life" pipe: the server SIGKILLs the runtime and its init,
       which takes everything inside down (and the cgroup's processes are killed too);
-    - ``wait()`` returns once the keeper reported, and removes the runtime's cgroup.
+    - ``wait()`` returns once the server reported, and removes the runtime's cgroup.
     """
 
     pid = None  # not a child of this process: there is no pid to signal or reap
@@ -90,7 +90,7 @@ class ForkedProcess:
         self._finalizer = weakref.finalize(self, _release, self._fds, cgroup)
 
     def _read_status(self) -> None:
-        """Read what the keeper wrote (the caller knows it is readable)."""
+        """Read what the server wrote (the caller knows it is readable)."""
         while True:
             try:
                 chunk = os.read(self.exit_fd, 4096)
@@ -103,7 +103,7 @@ class ForkedProcess:
             doc = json.loads(self._status)
             code = -int(doc["signal"]) if "signal" in doc else int(doc["exit"])
         except (ValueError, KeyError, TypeError):
-            code = -9  # the keeper itself was killed (the server's jail went down)
+            code = -9  # the server went down before it could report (its jail was killed)
         self.returncode = code
 
     def poll(self) -> int | None:
@@ -185,7 +185,6 @@ class ForkServer:
         for mount in self.bwrap.package_mounts:
             argv += ["--packages", mount]
         argv += ["--map-user", f"{JAIL_UID}:{JAIL_GID}"]  # each runtime, in a user namespace of its own
-        assert PACKAGES_MOUNT in self.bwrap.package_mounts[0]
         return argv
 
     def start(self, ready_timeout: float = 30.0) -> None:
@@ -263,7 +262,7 @@ class ForkServer:
                 )
             req_r, req_w = os.pipe()  # requests: we write, the runtime reads
             log_r, log_w = os.pipe()  # its log stream
-            status_r, status_w = os.pipe()  # the keeper's report of how it ended
+            status_r, status_w = os.pipe()  # the server's report of how it ended
             life_r, life_w = os.pipe()  # closed by us: the end of the jail
             ours += [req_w, log_r, status_r, life_w]
             theirs += [req_r, log_w, status_w, life_r]
@@ -320,6 +319,10 @@ class ForkServerLauncher:
         self.base = base
         self.name = f"{base.name}+fork"
         self.ready_timeout = ready_timeout
+        # bwrap's --die-with-parent is the death of the *thread* that started it: servers are
+        # started by this launcher's own thread, which lives until shutdown(), never by a
+        # caller's thread that may end (a pool's warm-up thread, a request's thread).
+        self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fork-server-start")
         self._servers: dict[tuple[int, int], ForkServer] = {}
         self._locks: dict[tuple[int, int], threading.Lock] = {}
         self._lock = threading.Lock()
@@ -348,7 +351,7 @@ class ForkServerLauncher:
                 )
                 server.close()
             server = ForkServer(self.base, memory_mb=memory_mb, timeout_s=float(timeout_class))
-            server.start(self.ready_timeout)
+            self._starter.submit(server.start, self.ready_timeout).result()
             with self._lock:
                 if self._closed:
                     server.close()
@@ -385,3 +388,4 @@ class ForkServerLauncher:
             servers, self._servers = list(self._servers.values()), {}
         for server in servers:
             server.close()
+        self._starter.shutdown(wait=False)

@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import textwrap
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -220,3 +221,21 @@ def _comm(pid: int) -> str:
             return f.read().strip()
     except OSError:
         return ""
+
+
+def test_a_server_started_from_a_thread_that_ends_keeps_serving():
+    """bwrap dies with the *thread* that started it: a worker's warm-up thread ends at once."""
+    launcher = ForkServerLauncher(BwrapLauncher())
+    try:
+        thread = threading.Thread(
+            target=run, args=(launcher, "def lambda_handler(event, context):\n    return 1\n")
+        )
+        thread.start()
+        thread.join()
+        server = launcher.servers()[0]
+        time.sleep(0.2)  # a parent-death signal would have arrived by now
+        assert server.alive
+        assert run(launcher, "def lambda_handler(event, context):\n    return 2\n").record["result"] == 2
+        assert launcher.servers() == [server]
+    finally:
+        launcher.shutdown()
