@@ -12,8 +12,10 @@ pool of size 0: a fresh runtime per submission, and no jail left waiting in the 
 """
 
 import atexit
+import json
 import logging
 import os
+import socket
 import threading
 import time
 
@@ -124,6 +126,54 @@ def warm_up() -> None:
             log.exception("pre-warming the runtime pool failed")
 
     threading.Thread(target=run, name="warm-pool-prewarm", daemon=True).start()
+    threading.Thread(target=_publish_loop, name="warm-pool-status", daemon=True).start()
+
+
+# -- the pool's state, for the instructors' fleet page (course/dashboard/fleet.py) -------------
+
+POOL_STATUS_PREFIX = "coldstart:pool:"
+POOL_STATUS_EVERY_S = 10.0
+POOL_STATUS_TTL_S = 30  # a worker process that stopped publishing drops off the page
+
+
+def pool_status(pool: WarmPool) -> dict:
+    """What the fleet page shows of one worker process's pool and fork servers."""
+    launcher = pool.launcher
+    servers = launcher.servers() if isinstance(launcher, ForkServerLauncher) else []
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "launcher": launcher.name,
+        "fork_servers": [
+            {"key": f"{s.memory_mb} MB/{s.timeout_s:.0f} s", "alive": s.alive, "forks": s.forks}
+            for s in servers
+        ],
+        "updated": time.time(),
+        **pool.describe(),
+    }
+
+
+def publish_pool_status(pool: WarmPool) -> None:
+    """Put this process's pool state in the broker's Redis, for the fleet page (expires on its own)."""
+    from config.celery import app  # the Celery app imports Django settings: not at module load
+
+    status = pool_status(pool)
+    with app.connection_for_write() as conn:
+        conn.default_channel.client.set(
+            f"{POOL_STATUS_PREFIX}{status['host']}:{status['pid']}", json.dumps(status), ex=POOL_STATUS_TTL_S
+        )
+
+
+def _publish_loop() -> None:
+    while True:
+        time.sleep(POOL_STATUS_EVERY_S)
+        pool = _pool
+        if pool is None or pool._closed:
+            continue
+        try:
+            publish_pool_status(pool)
+        except Exception as exc:  # the broker is down: the fleet page says so on its own
+            log.debug("could not publish the pool's status: %s", exc)
 
 
 def shutdown() -> None:

@@ -1,5 +1,7 @@
-"""Is the grading fleet healthy? Queue depth (Redis), workers (Celery ping), latency (our rows)."""
+"""Is the grading fleet healthy? Queue depth (Redis), workers (Celery ping), latency (our rows),
+and each worker process's warm runtimes (published to Redis by the workers, sandbox.fleet)."""
 
+import json
 import statistics
 from dataclasses import dataclass
 from datetime import timedelta
@@ -7,6 +9,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from config.celery import app
+from sandbox.fleet import POOL_STATUS_PREFIX
 from sandbox.models import Submission
 
 QUEUES = ("grading", "regrade", "interactive")
@@ -65,3 +68,21 @@ def recent_isolation() -> list[str]:
         .values_list("isolation", flat=True)[:50]
     )
     return sorted(set(recent))
+
+
+def warm_pools() -> list[dict] | None:
+    """Each worker process's pool and fork servers, as it last published them (None: no broker)."""
+    try:
+        with app.connection_for_read() as conn:
+            client = conn.default_channel.client
+            keys = sorted(client.scan_iter(f"{POOL_STATUS_PREFIX}*", count=100))
+            values = client.mget(keys) if keys else []
+    except Exception:
+        return None
+    pools = []
+    for raw in values:
+        if raw:
+            status = json.loads(raw)
+            status["age_s"] = max(0, round(timezone.now().timestamp() - status.pop("updated", 0)))
+            pools.append(status)
+    return pools

@@ -43,6 +43,7 @@ def fleet_health(request: HttpRequest) -> HttpResponse:
         "latency": fleet.latency(),
         "stuck": fleet.stuck_count(),
         "isolation": fleet.recent_isolation(),
+        "pools": fleet.warm_pools(),
     }
     template = "dashboard/fleet.html#fleet" if request.htmx else "dashboard/fleet.html"
     return render(request, template, context)

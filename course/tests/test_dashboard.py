@@ -1,10 +1,15 @@
 import csv
 import io
+import os
+import socket
 
 import pytest
 from django.urls import reverse
 
 from course.tests.factories import make_instructor, make_learner
+from sandbox.jail.bwrap import BwrapLauncher, find_bwrap
+from sandbox.jail.forkserver import ForkServerLauncher
+from sandbox.jail.pool import PoolKey, WarmPool
 from sandbox.models import Submission
 from sandbox.variants import variant_seed
 
@@ -105,3 +110,28 @@ def test_fleet_health_shows_queues_latency_and_jail(client, s3_exercise):
     assert "median 900 ms" in html and "wait 100 ms" in html
     assert "grading: " in html  # queue depth from the test Redis
     assert "namespaces (bubblewrap 0.8.0)" in html
+
+
+@pytest.mark.skipif(find_bwrap() is None, reason="bubblewrap is not installed (apt-get install bubblewrap)")
+def test_fleet_health_shows_each_worker_processes_warm_runtimes(client, s3_exercise):
+    from config.celery import app
+    from sandbox import fleet as worker_fleet
+
+    launcher = ForkServerLauncher(BwrapLauncher())
+    pool = WarmPool(launcher, size=1)
+    key = PoolKey.of(128, 3)
+    try:
+        pool.prewarm([key])
+        assert pool.wait_until_full(key, timeout=60), pool.describe()
+        worker_fleet.publish_pool_status(pool)  # what a worker process does every 10 s
+        client.force_login(make_instructor())
+        html = client.get(reverse("dashboard:fleet"), HTTP_HX_REQUEST="true").content.decode()
+        assert f"{socket.gethostname()}:{os.getpid()}" in html
+        assert "fork server" in html and "128 MB/3 s: 1" in html
+        assert "up, 1 forks" in html  # the one ready runtime, forked by a live server
+    finally:
+        pool.shutdown()
+        with app.connection_for_write() as conn:
+            conn.default_channel.client.delete(
+                f"{worker_fleet.POOL_STATUS_PREFIX}{socket.gethostname()}:{os.getpid()}"
+            )
