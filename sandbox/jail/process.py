@@ -190,17 +190,14 @@ class _Pipes:
         self.selector = selectors.DefaultSelector()
         self.selector.register(channel_fd, selectors.EVENT_READ, "channel")
         self.selector.register(self.log_fd, selectors.EVENT_READ, "logs")
-        self.pidfd: int | None = None
+        self.pidfd: int | None = None  # ours to close
         exit_fd = getattr(proc, "exit_fd", None)  # a forked runtime (not our child) says when it ended
+        if exit_fd is None:
+            with contextlib.suppress(AttributeError, OSError):
+                exit_fd = self.pidfd = os.pidfd_open(proc.pid)
+        self.exit_watched = exit_fd is not None  # else: poll() every 100 ms
         if exit_fd is not None:
             self.selector.register(exit_fd, selectors.EVENT_READ, "exit")
-            self.pidfd = -1  # something tells us: no polling
-        else:
-            try:
-                self.pidfd = os.pidfd_open(proc.pid)
-                self.selector.register(self.pidfd, selectors.EVENT_READ, "exit")
-            except (AttributeError, OSError):
-                self.pidfd = None  # poll() every 100 ms instead
         self.channel_buf = bytearray()
         self._scanned = 0  # channel_buf[:_scanned] holds no newline
         self.channel_open = True
@@ -299,7 +296,7 @@ class _Pipes:
             line = self._pop_line()
             if line is not None:
                 return line
-            if self.exited or (self.pidfd is None and self.has_exited()):
+            if self.exited or (not self.exit_watched and self.has_exited()):
                 self.exited = True
                 while self.channel_open and self._read_channel():  # what it wrote before dying
                     line = self._pop_line()  # bounded: raises past MAX_RECORD_BYTES
@@ -309,7 +306,7 @@ class _Pipes:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _Deadline()
-            wait = remaining if self.pidfd is not None else min(remaining, 0.1)
+            wait = remaining if self.exit_watched else min(remaining, 0.1)
             for key, _events in self.selector.select(wait):
                 if key.data == "channel":
                     self._read_channel()
@@ -354,7 +351,7 @@ class _Pipes:
     def close(self) -> None:
         self.selector.close()
         for fd in (self.channel_fd, self.pidfd):
-            if fd is not None and fd >= 0:
+            if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         for stream in (self.proc.stdin, self.proc.stdout):
