@@ -35,6 +35,16 @@ class CheckContext:
     http: HttpResult | None = None  # ALB exercises: the HTTP response the client would get
     batch: BatchOutcome | None = None  # SQS exercises: what the event source mapping would do
     env: dict[str, str] = field(default_factory=dict)
+    # The invocation as the worker made it (never taken from the jail's record).
+    request_id: str = ""
+    invocation: int = 0  # which invoke of its runtime: 1 is the cold start, 2 and on are warm
+    function_name: str = ""
+    memory_mb: int = 128
+    timeout_s: float = 3.0
+
+    @property
+    def cold_start(self) -> bool:
+        return self.invocation == 1
 
     # --- Conveniences for the common cases
     def s3_objects(self, bucket: str) -> dict[str, dict[str, Any]]:

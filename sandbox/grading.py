@@ -22,6 +22,7 @@ from sandbox.jail.selftest import JailUnavailable
 from sandbox.models import Submission
 from sandbox.services import submission_finish, submission_start
 from sandbox.verdicts import (
+    MARSHAL_ERROR_HINT,
     OUTPUT_LIMIT_MESSAGE,
     Verdict,
     crashed_message,
@@ -51,6 +52,9 @@ class CaseRun:
     init_error: dict[str, Any] | None = None
     init_failed: bool = False  # the module never loaded: nothing of the handler ran
     oom_killed: bool = False  # the jail's memory cgroup killed it
+    # Known here, not reported by the jail: which invoke of its runtime this was (1 = cold).
+    request_id: str = ""
+    invocation: int = 0
 
 
 def run_cases(*, code: str, definition: dict[str, Any], cases: list[Case]) -> list[CaseRun]:
@@ -61,10 +65,12 @@ def run_cases(*, code: str, definition: dict[str, Any], cases: list[Case]) -> li
     runs: list[CaseRun] = []
     runtime: RuntimeProcess | None = None
     failed_init: InitOutcome | None = None
+    invocations = 0  # in the current runtime
     try:
         for case in cases:
             if failed_init is None and runtime is None:
                 runtime = _start(launcher, code=code, definition=definition)
+                invocations = 0
                 if not runtime.last_init.ok:
                     failed_init = runtime.last_init
                     runtime.kill()
@@ -78,17 +84,20 @@ def run_cases(*, code: str, definition: dict[str, Any], cases: list[Case]) -> li
                     )
                 )  # fmt: skip
                 continue
+            request_id = str(uuid.uuid4())
+            invocations += 1
             outcome = runtime.invoke(
-                request_id=str(uuid.uuid4()),
+                request_id=request_id,
                 event=case.event,
                 aws_state=case.aws_state,
                 timeout_s=float(definition["timeout"]),
             )
             runs.append(
                 CaseRun(
-                    case, outcome.record, outcome.logs, fault=outcome.fault, fault_detail=outcome.describe()
+                    case, outcome.record, outcome.logs, fault=outcome.fault, fault_detail=outcome.describe(),
+                    request_id=request_id, invocation=invocations,
                 )
-            )
+            )  # fmt: skip
             if outcome.fault:
                 runtime.kill()
                 runtime = None
@@ -159,6 +168,8 @@ def judge(run: CaseRun, *, definition: dict[str, Any], checks) -> dict[str, Any]
             }
         message = f"Your handler raised {error.get('errorType')}: {error.get('errorMessage')}"
         verdict = {"verdict": Verdict.ERROR, "error": error, "message": message}
+        if error.get("errorType") == "Runtime.MarshalError":
+            verdict["hint"] = MARSHAL_ERROR_HINT
         if trigger == "alb":
             verdict["message"] += " — ALB answers 502 Bad Gateway when the function raises."
             verdict |= _http_if_alb(trigger, "unhandled")
@@ -183,6 +194,11 @@ def judge(run: CaseRun, *, definition: dict[str, Any], checks) -> dict[str, Any]
         aws_state=record.get("aws_state") or {},
         seed_state=case.aws_state or {},
         env=definition["env"],
+        request_id=run.request_id,
+        invocation=run.invocation,
+        function_name=definition["function_name"],
+        memory_mb=memory_mb,
+        timeout_s=float(definition["timeout"]),
     )
     if trigger == "alb":
         ctx.http = alb_http_response(value, multi_value=bool(definition["alb_multi_value"]))

@@ -42,6 +42,13 @@ def memory_message(memory_mb: int) -> str:
     )
 
 
+MARSHAL_ERROR_HINT = (
+    "Lambda serializes the return value with json.dumps, so return only dicts, lists, strings, "
+    "numbers, booleans and None. A bound method (a call without its parentheses), a set, a "
+    "datetime, a Decimal or bytes is not JSON: convert it first."
+)
+
+
 OUTPUT_LIMIT_MESSAGE = (
     "Your handler wrote far more output than the log stream accepts, so it was stopped. "
     "Print summaries, not whole payloads, inside loops."

@@ -221,5 +221,7 @@ def test_the_real_course_passes(settings):
     assert error is None, out
     assert "ok  s3-to-lambda: solution 4/4, starter fails" in out
     assert "ok  thumbnail-pipeline: solution 6/6, starter fails 5/6" in out
-    assert "ok  alb-to-lambda: solution 6/6, starter fails 4/6" in out
+    assert "ok  alb-to-lambda: solution 7/7, starter fails 5/7" in out
     assert "ok  sqs-event-source-mapping: solution 6/6, starter fails 6/6" in out
+    assert "ok  event-and-context: solution 6/6, starter fails 6/6" in out
+    assert "ok  pricing: solution 7/7, starter fails 7/7" in out

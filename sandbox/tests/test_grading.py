@@ -142,3 +142,32 @@ def test_an_alb_handler_that_raises_is_a_502():
     assert result["http"]["status"] == 502
     assert result["error"]["errorType"] == "RuntimeError"
     assert "[ERROR] RuntimeError: boom" in result["logs"]
+
+
+def test_each_run_knows_its_request_id_and_invocation_and_a_fault_starts_cold_again(s3):
+    definition, checks, cases = s3
+    slow_key = cases[1].event["Records"][0]["s3"]["object"]["key"]
+    code = (
+        "import time\nCOUNT = 0\n"
+        "def lambda_handler(event, context):\n"
+        "    global COUNT\n    COUNT += 1\n"
+        f"    if event['Records'][0]['s3']['object']['key'] == {slow_key!r}:\n"
+        "        time.sleep(60)\n"  # the second case times out: its runtime is discarded
+        "    return {'count': COUNT, 'id': context.aws_request_id}\n"
+    )
+    runs = run_cases(code=code, definition=definition | {"timeout": 1}, cases=cases)
+    assert [run.invocation for run in runs] == [1, 2, 1, 2]
+    assert runs[1].fault == "timeout"
+    assert [run.record["result"]["count"] for run in (runs[0], runs[2], runs[3])] == [1, 1, 2]
+    assert all(run.record["result"]["id"] == run.request_id for run in (runs[0], runs[2], runs[3]))
+    assert len({run.request_id for run in runs}) == 4
+    assert f"START RequestId: {runs[2].request_id} " in runs[2].logs
+
+
+def test_returning_something_that_is_not_json_teaches_why():
+    code = "def lambda_handler(event, context):\n    return {'left': context.get_remaining_time_in_millis}\n"
+    result = _run_one(_direct("direct"), {}, code)
+    assert result["verdict"] == "error"
+    assert result["error"]["errorType"] == "Runtime.MarshalError"
+    assert "Object of type method is not JSON serializable" in result["message"]
+    assert "a call without its parentheses" in result["hint"]
