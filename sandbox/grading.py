@@ -244,10 +244,12 @@ def _fault_verdict(run: CaseRun, *, definition: dict[str, Any]) -> dict[str, Any
             "Move slow work into the handler, or make it faster.",
         }
     if run.fault == "timeout":
-        return {
-            "verdict": Verdict.TIMEOUT,
-            "message": timeout_message(float(definition["timeout"])),
-        } | _http_if_alb(definition["trigger"], "timeout")
+        message = timeout_message(float(definition["timeout"]))
+        if definition["trigger"] == "sqs":
+            message += " The event source mapping then retries the whole batch, finished messages too."
+        return {"verdict": Verdict.TIMEOUT, "message": message} | _http_if_alb(
+            definition["trigger"], "timeout"
+        )
     error = run.init_error or {}
     return {"verdict": Verdict.ERROR, "error": error, "message": init_error_message(error)}
 

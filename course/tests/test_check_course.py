@@ -224,4 +224,5 @@ def test_the_real_course_passes(settings):
     assert "ok  alb-to-lambda: solution 7/7, starter fails 5/7" in out
     assert "ok  sqs-event-source-mapping: solution 6/6, starter fails 6/6" in out
     assert "ok  event-and-context: solution 6/6, starter fails 6/6" in out
+    assert "ok  timeouts-and-limits: solution 4/4, starter fails 3/4" in out
     assert "ok  pricing: solution 7/7, starter fails 7/7" in out

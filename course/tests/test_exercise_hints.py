@@ -4,6 +4,8 @@ check_course proves the solutions pass and the starters fail; these prove the fe
 right one, by calling the exercises' checks on the answers a learner with that mistake returns.
 """
 
+import json
+
 import pytest
 
 from sandbox.checks import CheckContext, CheckFailed
@@ -116,3 +118,44 @@ def test_the_right_bill_passes_every_check():
     checks = _checks("pricing")
     for name in ("returns_an_estimate", "counts_gb_seconds", "prices_requests", "prices_duration", "adds_up"):
         getattr(checks, name)(_bill())
+
+
+def _jobs_run(work_ms: list[int], *, finished: list[int], reported: list[int]) -> CheckContext:
+    """The timeouts exercise after a handler that finished and reported these jobs (by position)."""
+    from sandbox.contracts.sqs import sqs_batch_outcome
+    from sandbox.events import build_event
+
+    bodies = [json.dumps({"job_id": f"J-{n}", "work_ms": ms}) for n, ms in enumerate(work_ms)]
+    event = build_event("sqs.batch", seed=3, bodies=bodies)
+    ids = [r["messageId"] for r in event["Records"]]
+    result = {"batchItemFailures": [{"itemIdentifier": ids[n]} for n in reported]}
+    items = [{"job_id": f"J-{n}", "status": "done"} for n in finished]
+    return CheckContext(
+        event=event,
+        result=result,
+        aws_state={"dynamodb": {"coldstart-jobs": items}},
+        batch=sqs_batch_outcome(
+            message_ids=ids, response=result, raised=False, report_batch_item_failures=True
+        ),
+        env={"TABLE_NAME": "coldstart-jobs"},
+        timeout_s=3.0,
+    )
+
+
+def test_timeouts_exercise_holds_the_handler_to_the_clock():
+    checks = _checks("timeouts-and-limits")
+    work = [600, 700, 500, 800, 900, 400]
+    good = _jobs_run(work, finished=[0, 1, 2, 5], reported=[3, 4])
+    checks.reports_unfinished_jobs(good)
+    checks.fits_the_timeout(good)
+
+    lost = _failure(checks.reports_unfinished_jobs, _jobs_run(work, finished=[0, 1, 2], reported=[]))
+    assert lost.message.startswith("Job J-3 was not finished and its message was not reported")
+    twice = _failure(
+        checks.reports_unfinished_jobs, _jobs_run(work, finished=[0, 1], reported=[0, 2, 3, 4, 5])
+    )
+    assert "runs twice" in twice.message
+    skipped_work = _failure(checks.fits_the_timeout, _jobs_run(work, finished=list(range(6)), reported=[]))
+    assert "3900 ms of work, in a function whose timeout is 3000 ms" in skipped_work.message
+    gave_up = _failure(checks.fits_the_timeout, _jobs_run(work, finished=[], reported=list(range(6))))
+    assert 'but ["J-0", "J-1"] fit in the 3000 ms timeout' in gave_up.message

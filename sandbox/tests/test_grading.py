@@ -171,3 +171,14 @@ def test_returning_something_that_is_not_json_teaches_why():
     assert result["error"]["errorType"] == "Runtime.MarshalError"
     assert "Object of type method is not JSON serializable" in result["message"]
     assert "a call without its parentheses" in result["hint"]
+
+
+def test_an_sqs_timeout_says_the_whole_batch_comes_back():
+    from sandbox.cases import Case
+    from sandbox.grading import CaseRun
+
+    case = Case(0, "slow batch", "visible", 1, True, "", {"Records": []}, None, ())
+    run = CaseRun(case, None, "Task timed out after 3.00 seconds\n", fault="timeout", invocation=1)
+    result = judge(run, definition=_direct("sqs"), checks=None)
+    assert result["verdict"] == "timeout"
+    assert "retries the whole batch, finished messages too" in result["message"]
