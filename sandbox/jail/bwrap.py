@@ -375,7 +375,8 @@ class JailCgroup:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
 
-    def _read_memory_stats(self) -> None:
+    def read_memory_stats(self) -> None:
+        """Refresh oom_kills and peak_memory_bytes from the memory cgroup (no-op without one)."""
         path = self.dirs.get("memory")
         if path is None:
             return
@@ -393,7 +394,7 @@ class JailCgroup:
         while self.pids() and time.monotonic() < deadline:
             self.kill_all()
             time.sleep(0.01)
-        self._read_memory_stats()
+        self.read_memory_stats()
         for controller, path in list(self.dirs.items()):
             while True:
                 try:
@@ -473,7 +474,7 @@ class JailProcess(subprocess.Popen):
         if self.cgroup is None:
             return False
         if not self.cgroup.removed:
-            self.cgroup._read_memory_stats()
+            self.cgroup.read_memory_stats()
         return self.cgroup.oom_kills > 0
 
     @property
@@ -481,7 +482,7 @@ class JailProcess(subprocess.Popen):
         if self.cgroup is None:
             return None
         if not self.cgroup.removed:
-            self.cgroup._read_memory_stats()
+            self.cgroup.read_memory_stats()
         return self.cgroup.peak_memory_bytes
 
     def jail_pids(self) -> list[int]:

@@ -143,7 +143,7 @@ class ForkedProcess:
         if self.cgroup is None:
             return False
         if not self.cgroup.removed:
-            self.cgroup._read_memory_stats()
+            self.cgroup.read_memory_stats()
         return self.cgroup.oom_kills > 0
 
 
