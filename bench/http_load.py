@@ -14,6 +14,7 @@ import requests
 
 SUBMISSION_URL = re.compile(r"/submissions/(\d+)/")
 FINAL_ID = re.compile(r"#(\d+)")
+PAGE_DELAY = re.compile(r'hx-trigger="load delay:(\d+)ms"')
 STOP_POLLING = 286  # django-htmx's HttpResponseStopPolling
 
 
@@ -61,7 +62,8 @@ class Client:
         if answer.status_code != 302 or "sessionid" not in self.http.cookies:
             raise LoadError(f"{self.username} could not sign in: HTTP {answer.status_code}")
 
-    def submit(self, code: str) -> int:
+    def submit(self, code: str) -> tuple[int, float | None]:
+        """The new submission's id, and how soon the page would first poll it (None: final)."""
         answer = self.http.post(
             f"{self.base}/exercises/{self.slug}/run",
             data={"kind": "submit", "code": code},
@@ -73,13 +75,20 @@ class Client:
         match = SUBMISSION_URL.search(answer.text) or FINAL_ID.search(answer.text)
         if match is None:
             raise LoadError(f"submit: no submission in the answer: {answer.text[:300]!r}")
-        return int(match.group(1))
+        return int(match.group(1)), _page_delay(answer.text)
 
-    def wait_final(self, submission_id: int, *, interval: float, deadline: float) -> tuple[str, int]:
-        """Poll like the page does (HX-Request) until 286; (status, polls). "lost" past the deadline."""
+    def wait_final(
+        self, submission_id: int, *, interval: float | None, first: float | None, deadline: float
+    ) -> tuple[str, int]:
+        """Poll with HX-Request until 286; (status, polls). "lost" past the deadline.
+
+        ``interval`` None: wait as long as each fragment's own ``hx-trigger`` says, as the page does
+        (``first`` from the POST's answer).
+        """
         polls = 0
+        delay = first
         while True:
-            time.sleep(interval)
+            time.sleep(interval if interval is not None else (delay if delay is not None else 0.7))
             if time.monotonic() > deadline:
                 return "lost", polls
             answer = self.http.get(
@@ -94,13 +103,19 @@ class Client:
                 return "unknown", polls
             if answer.status_code != 200:
                 raise LoadError(f"status: HTTP {answer.status_code}")
+            delay = _page_delay(answer.text)
+
+
+def _page_delay(fragment: str) -> float | None:
+    match = PAGE_DELAY.search(fragment)
+    return int(match.group(1)) / 1000 if match else None
 
 
 @dataclass
 class LevelResult:
     concurrency: int
     duration_s: float
-    poll_interval_s: float
+    poll_interval_s: float | None  # None: as the page polls
     started_at: float
     stopped_at: float
     think_s: float = 0.0
@@ -112,13 +127,14 @@ def run_level(
     clients: list[Client],
     *,
     duration_s: float,
-    poll_interval_s: float,
+    poll_interval_s: float | None,
     drain_s: float,
     code: str,
     think_s: float = 0.0,
 ) -> LevelResult:
     """Every client submits in a loop for ``duration_s``; what is in flight then may finish within ``drain_s``.
 
+    ``poll_interval_s``: a fixed interval between polls, or None to poll as the page does.
     ``think_s``: a pause after each result before the next submission (0: closed loop, back to back).
     """
     started = time.monotonic()
@@ -136,8 +152,10 @@ def run_level(
             posted = time.monotonic()
             submission_id = None
             try:
-                submission_id = client.submit(source)
-                status, polls = client.wait_final(submission_id, interval=poll_interval_s, deadline=deadline)
+                submission_id, first = client.submit(source)
+                status, polls = client.wait_final(
+                    submission_id, interval=poll_interval_s, first=first, deadline=deadline
+                )
                 finished = time.monotonic() if status != "lost" else None
                 outcome = Outcome(client.username, submission_id, posted, finished, status, polls)
             except (LoadError, requests.RequestException) as exc:

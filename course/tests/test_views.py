@@ -49,6 +49,8 @@ def test_htmx_run_returns_the_polling_status_fragment(
     submission = Submission.objects.get()
     assert html.lstrip().startswith('<div id="status"')
     assert f'hx-get="/submissions/{submission.pk}/"' in html
+    # A warm grade takes ~100 ms: the first look comes soon, not after the 700 ms of later polls.
+    assert 'hx-trigger="load delay:250ms"' in html
     assert "Queued" in html and "<progress" in html
     assert "<html" not in html
 
@@ -114,12 +116,13 @@ def test_polling_a_queued_submission_is_cheap_and_keeps_polling(
     client.force_login(learner)
     url = reverse("sandbox:submission", args=[submission.pk])
     client.get(url, **HTMX)  # the session and the user are loaded once per request either way
-    # Every waiting learner polls every 700 ms: the session, the user, the submission; no more.
+    # Every waiting learner polls: the session, the user, the submission; no more.
     with django_assert_max_num_queries(3):
         response = client.get(url, **HTMX)
     html = response.content.decode()
     assert response.status_code == 200
     assert f'hx-get="{url}"' in html and "Queued" in html
+    assert 'hx-trigger="load delay:700ms"' in html  # then every 700 ms, which a full class can afford
     assert 'id="attempts"' not in html  # refreshed once the submission is final, not while waiting
 
 
