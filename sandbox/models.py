@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from sandbox.polling import poll_delay_ms
+
 
 class Submission(models.Model):
     class Kind(models.TextChoices):
@@ -53,6 +55,11 @@ class Submission(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in self.FINAL_STATUSES
+
+    @property
+    def poll_delay_ms(self) -> int:
+        """How long the waiting page waits before it asks about this submission again."""
+        return poll_delay_ms((timezone.now() - self.queued_at).total_seconds() * 1000)
 
     @property
     def counts(self) -> bool:

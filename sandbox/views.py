@@ -17,12 +17,6 @@ from course.views import exercise_context
 from sandbox.models import Submission
 from sandbox.services import SubmissionRejected, submission_create, submission_fail_system
 
-# How soon the waiting panel asks again. First after 250 ms: a warm runtime grades in about
-# 100 ms, so most learners see their result then instead of 700 ms later. Then every 700 ms,
-# which keeps a class-sized queue cheap for the web server (each poll is ~13 ms of its CPU).
-FIRST_POLL_MS = 250
-POLL_EVERY_MS = 700
-
 
 @require_POST
 @login_required
@@ -46,19 +40,17 @@ def run(request, slug: str) -> HttpResponse:
         return redirect(
             f"{reverse('course:lesson', args=[exercise.lesson.slug])}?submission={submission.pk}#status"
         )
-    return _status(request, exercise, submission, poll_ms=FIRST_POLL_MS)
+    return _status(request, exercise, submission)
 
 
-def _status(
-    request, exercise: Exercise, submission: Submission, *, poll_ms: int = POLL_EVERY_MS
-) -> HttpResponse:
+def _status(request, exercise: Exercise, submission: Submission) -> HttpResponse:
     """The status panel. While queued or running it is only a spinner, polled by every waiting
     learner: it renders without the exercise's context (attempts, hints, the sample event),
     which only changes once the submission is final."""
     if submission.is_final:
         context = exercise_context(request, exercise, submission=submission)
     else:
-        context = {"submission": submission, "poll_ms": poll_ms}
+        context = {"submission": submission}
     return render(request, "course/lesson.html#status", context | {"exercise": exercise})
 
 
