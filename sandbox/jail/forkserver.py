@@ -14,14 +14,14 @@ which is what ``RuntimeProcess`` needs of a ``Popen`` (pipes, ``poll``, ``wait``
 ``kill``, ``exit_fd``, ``oom_killed``). The warm pool keeps a few of those ready,
 as it kept fresh jails before.
 
-One server per (memory size, timeout class) and process, started on first use,
-restarted when it died; ``shutdown`` kills them all.
+One server per memory size and process, started on first use (or ahead, by ``warm``),
+restarted when it died; ``shutdown`` kills them all. A memory size, not a timeout: the
+server has no CPU budget, and each runtime sets its own rlimits for its timeout.
 """
 
 import contextlib
 import json
 import logging
-import math
 import os
 import select
 import socket
@@ -157,12 +157,11 @@ def _release(fds: list[int], cgroup: JailCgroup | None) -> None:
 
 
 class ForkServer:
-    """One fork server in its jail, for runtimes of one memory size and timeout class."""
+    """One fork server in its jail, for runtimes of one memory size (any timeout)."""
 
-    def __init__(self, bwrap: BwrapLauncher, *, memory_mb: int, timeout_s: float) -> None:
+    def __init__(self, bwrap: BwrapLauncher, *, memory_mb: int) -> None:
         self.bwrap = bwrap
         self.memory_mb = memory_mb
-        self.timeout_s = timeout_s
         self.proc: JailProcess | None = None
         self.server_pid: int | None = None  # in the jail's PID namespace
         self.forks = 0
@@ -194,7 +193,6 @@ class ForkServer:
             self.proc = self.bwrap.popen(
                 self.argv(theirs.fileno()),
                 memory_mb=self.memory_mb,
-                timeout_s=self.timeout_s,
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -323,8 +321,8 @@ class ForkServerLauncher:
         # started by this launcher's own thread, which lives until shutdown(), never by a
         # caller's thread that may end (a pool's warm-up thread, a request's thread).
         self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fork-server-start")
-        self._servers: dict[tuple[int, int], ForkServer] = {}
-        self._locks: dict[tuple[int, int], threading.Lock] = {}
+        self._servers: dict[int, ForkServer] = {}  # by memory size
+        self._locks: dict[int, threading.Lock] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -335,8 +333,8 @@ class ForkServerLauncher:
     def describe(self) -> str:
         return self.base.describe() + ", forked from a warm server"
 
-    def _server(self, memory_mb: int, timeout_class: int) -> ForkServer:
-        key = (memory_mb, timeout_class)
+    def _server(self, memory_mb: int) -> ForkServer:
+        key = memory_mb
         with self._lock:
             if self._closed:
                 raise ForkServerError("the fork servers were shut down")
@@ -346,11 +344,9 @@ class ForkServerLauncher:
             if server is not None and server.alive:
                 return server
             if server is not None:
-                log.warning(
-                    "fork server %s MB/%s s died (status %s): starting another", *key, server.proc.poll()
-                )
+                log.warning("fork server %s MB died (status %s): starting another", key, server.proc.poll())
                 server.close()
-            server = ForkServer(self.base, memory_mb=memory_mb, timeout_s=float(timeout_class))
+            server = ForkServer(self.base, memory_mb=memory_mb)
             self._starter.submit(server.start, self.ready_timeout).result()
             with self._lock:
                 if self._closed:
@@ -360,7 +356,7 @@ class ForkServerLauncher:
             return server
 
     def spawn(self, *, channel_fd: int, memory_mb: int, timeout_s: float) -> ForkedProcess:
-        server = self._server(int(memory_mb), max(1, math.ceil(timeout_s)))
+        server = self._server(int(memory_mb))
         try:
             return server.fork(channel_fd=channel_fd, memory_mb=memory_mb, timeout_s=timeout_s)
         except ForkServerError:
@@ -377,6 +373,10 @@ class ForkServerLauncher:
             return f"{type(exc).__name__}: {exc}"
         runtime.kill()
         return ""
+
+    def warm(self, memory_mb: int) -> None:
+        """Start the server for this memory size now, so that its first runtime is only a fork."""
+        self._server(int(memory_mb))
 
     def servers(self) -> list[ForkServer]:
         with self._lock:

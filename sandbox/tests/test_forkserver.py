@@ -239,3 +239,45 @@ def test_a_server_started_from_a_thread_that_ends_keeps_serving():
         assert launcher.servers() == [server]
     finally:
         launcher.shutdown()
+
+
+CPU_LIMIT = (
+    "import resource\ndef lambda_handler(event, context):\n"
+    "    return list(resource.getrlimit(resource.RLIMIT_CPU))\n"
+)
+
+
+def test_one_server_per_memory_size_serves_every_timeout():
+    """The SQS exercise (5 s) forks from the server the 3-s exercises warmed; each runtime still
+    gets its own timeout's CPU limit (RuntimeLimits.for_function: 120 s + 30 s per second)."""
+    launcher = ForkServerLauncher(BwrapLauncher())
+    try:
+        launcher.warm(128)
+        (server,) = launcher.servers()
+        assert run(launcher, CPU_LIMIT, timeout_s=3.0).record["result"] == [210, 215]
+        assert run(launcher, CPU_LIMIT, timeout_s=5.0).record["result"] == [270, 275]
+        assert launcher.servers() == [server] and server.forks == 2
+        runtime = RuntimeProcess.start(launcher, memory_mb=256, timeout_s=3.0)
+        runtime.kill()
+        assert sorted(s.memory_mb for s in launcher.servers()) == [128, 256]  # the size is its jail's limit
+    finally:
+        launcher.shutdown()
+
+
+def test_a_worker_process_starts_with_the_course_s_fork_servers_running(settings):
+    """So that the first submission to the thumbnail exercise (256 MB) is a fork, not a ~1 s start."""
+    from sandbox import fleet
+
+    settings.SANDBOX_WARM_POOL_PREWARM = ["128:3"]
+    settings.SANDBOX_FORK_SERVER_PREWARM = [128, 256]
+    launcher = ForkServerLauncher(BwrapLauncher())
+    pool = WarmPool(launcher, size=1)
+    try:
+        fleet.prewarm(pool)
+        assert sorted(s.memory_mb for s in launcher.servers()) == [128, 256]
+        assert all(s.alive for s in launcher.servers())
+        assert pool.wait_until_full(PoolKey.of(128, 3), timeout=60), pool.describe()
+        assert pool.idle_count(PoolKey.of(256, 10)) == 0  # servers only: ready runtimes cost memory
+    finally:
+        pool.shutdown()
+        launcher.shutdown()
