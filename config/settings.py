@@ -142,9 +142,6 @@ SANDBOX_WARM_POOL_PREWARM = env.list("SANDBOX_WARM_POOL_PREWARM", default=["128:
 # Worker processes fork each runtime from a warm fork server in its own jail (~40 ms) instead of
 # starting a fresh interpreter (~1.2 CPU-s); each forked runtime still gets fresh namespaces.
 SANDBOX_FORK_SERVER = env.bool("SANDBOX_FORK_SERVER", default=True)
-# Memory sizes whose fork server starts with the worker process (one per size, ~47 MB PSS each):
-# the first submission to an exercise of another size waits ~1 s for its server to start.
-SANDBOX_FORK_SERVER_PREWARM = env.list("SANDBOX_FORK_SERVER_PREWARM", cast=int, default=[128, 256])
 # A submission queued or running longer than this is marked as a system error.
 SUBMISSION_STALE_AFTER_SECONDS = env.int("SUBMISSION_STALE_AFTER_SECONDS", default=300)
 SUBMISSION_MAX_CODE_BYTES = 64 * 1024

@@ -118,7 +118,8 @@ def warm_up() -> None:
 
     def run() -> None:
         try:
-            prewarm(warm_pool())
+            pool = warm_pool()
+            pool.prewarm(PoolKey.parse(key) for key in settings.SANDBOX_WARM_POOL_PREWARM)
         except JailUnavailable as exc:
             log.error("no jail, nothing pre-warmed; grading fails until the self-test passes:\n%s", exc)
         except Exception:
@@ -126,14 +127,6 @@ def warm_up() -> None:
 
     threading.Thread(target=run, name="warm-pool-prewarm", daemon=True).start()
     threading.Thread(target=_publish_loop, name="warm-pool-status", daemon=True).start()
-
-
-def prewarm(pool: WarmPool) -> None:
-    """Ready runtimes for SANDBOX_WARM_POOL_PREWARM, running fork servers for SANDBOX_FORK_SERVER_PREWARM."""
-    pool.prewarm(PoolKey.parse(key) for key in settings.SANDBOX_WARM_POOL_PREWARM)
-    if isinstance(pool.launcher, ForkServerLauncher):
-        for memory_mb in settings.SANDBOX_FORK_SERVER_PREWARM:
-            pool.launcher.warm(memory_mb)
 
 
 # -- the pool's state, for the instructors' fleet page (course/dashboard/fleet.py) -------------
@@ -151,7 +144,9 @@ def pool_status(pool: WarmPool) -> dict:
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "launcher": launcher.name,
-        "fork_servers": [{"key": f"{s.memory_mb} MB", "alive": s.alive, "forks": s.forks} for s in servers],
+        "fork_servers": [
+            {"key": f"up to {s.memory_mb} MB", "alive": s.alive, "forks": s.forks} for s in servers
+        ],
         "updated": time.time(),
         **pool.describe(),
     }

@@ -128,7 +128,7 @@ def test_fleet_health_shows_each_worker_processes_warm_runtimes(client, s3_exerc
         html = client.get(reverse("dashboard:fleet"), HTTP_HX_REQUEST="true").content.decode()
         assert f"{socket.gethostname()}:{os.getpid()}" in html
         assert "fork server" in html and "128 MB/3 s: 1" in html
-        assert "128 MB: up, 1 forks" in html  # the one ready runtime, forked by a live server
+        assert "up to 1024 MB: up, 1 forks" in html  # the one ready runtime, forked by a live server
     finally:
         pool.shutdown()
         with app.connection_for_write() as conn:

@@ -14,9 +14,10 @@ which is what ``RuntimeProcess`` needs of a ``Popen`` (pipes, ``poll``, ``wait``
 ``kill``, ``exit_fd``, ``oom_killed``). The warm pool keeps a few of those ready,
 as it kept fresh jails before.
 
-One server per memory size and process, started on first use (or ahead, by ``warm``),
-restarted when it died; ``shutdown`` kills them all. A memory size, not a timeout: the
-server has no CPU budget, and each runtime sets its own rlimits for its timeout.
+One server per process serves every function up to 1,024 MB (the exercise schema's
+maximum) and every timeout: the server has no CPU budget, its jail's memory limits are a
+ceiling, and each runtime sets its own, lower limits (rlimits, a cgroup of its own) after
+the fork. Started on first use, restarted when it died; ``shutdown`` kills it.
 """
 
 import contextlib
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 # The server's own memory (CPython + boto3 + moto warmed, ~130 MiB resident) on top of
 # one runtime's limit: its cgroup holds the server and the runtimes it forked.
 SERVER_MEMORY_MB = 384
+# The memory size a server's jail is limited for: one server forks every runtime up to it.
+SHARED_UP_TO_MB = 1024
 SERVER_EXTRA_PIDS = 64  # the server, the inits and the idle runtimes, beside one runtime's 1,024 tasks
 REPLY_TIMEOUT_S = 10.0
 
@@ -157,7 +160,7 @@ def _release(fds: list[int], cgroup: JailCgroup | None) -> None:
 
 
 class ForkServer:
-    """One fork server in its jail, for runtimes of one memory size (any timeout)."""
+    """One fork server in its jail, for runtimes of up to ``memory_mb`` (any timeout)."""
 
     def __init__(self, bwrap: BwrapLauncher, *, memory_mb: int) -> None:
         self.bwrap = bwrap
@@ -321,7 +324,7 @@ class ForkServerLauncher:
         # started by this launcher's own thread, which lives until shutdown(), never by a
         # caller's thread that may end (a pool's warm-up thread, a request's thread).
         self._starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fork-server-start")
-        self._servers: dict[int, ForkServer] = {}  # by memory size
+        self._servers: dict[int, ForkServer] = {}  # by the memory size they are limited for
         self._locks: dict[int, threading.Lock] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -334,7 +337,7 @@ class ForkServerLauncher:
         return self.base.describe() + ", forked from a warm server"
 
     def _server(self, memory_mb: int) -> ForkServer:
-        key = memory_mb
+        key = max(memory_mb, SHARED_UP_TO_MB)  # larger functions (``manage.py invoke``) get their own
         with self._lock:
             if self._closed:
                 raise ForkServerError("the fork servers were shut down")
@@ -344,9 +347,11 @@ class ForkServerLauncher:
             if server is not None and server.alive:
                 return server
             if server is not None:
-                log.warning("fork server %s MB died (status %s): starting another", key, server.proc.poll())
+                log.warning(
+                    "fork server (up to %s MB) died (status %s): starting another", key, server.proc.poll()
+                )
                 server.close()
-            server = ForkServer(self.base, memory_mb=memory_mb)
+            server = ForkServer(self.base, memory_mb=key)
             self._starter.submit(server.start, self.ready_timeout).result()
             with self._lock:
                 if self._closed:
@@ -373,10 +378,6 @@ class ForkServerLauncher:
             return f"{type(exc).__name__}: {exc}"
         runtime.kill()
         return ""
-
-    def warm(self, memory_mb: int) -> None:
-        """Start the server for this memory size now, so that its first runtime is only a fork."""
-        self._server(int(memory_mb))
 
     def servers(self) -> list[ForkServer]:
         with self._lock:

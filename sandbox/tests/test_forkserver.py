@@ -241,43 +241,37 @@ def test_a_server_started_from_a_thread_that_ends_keeps_serving():
         launcher.shutdown()
 
 
-CPU_LIMIT = (
+LIMITS = (
     "import resource\ndef lambda_handler(event, context):\n"
-    "    return list(resource.getrlimit(resource.RLIMIT_CPU))\n"
+    "    return [resource.getrlimit(r)[1] for r in (resource.RLIMIT_CPU, resource.RLIMIT_AS)]\n"
 )
+MIB = 2**20
 
 
-def test_one_server_per_memory_size_serves_every_timeout():
-    """The SQS exercise (5 s) forks from the server the 3-s exercises warmed; each runtime still
-    gets its own timeout's CPU limit (RuntimeLimits.for_function: 120 s + 30 s per second)."""
+def test_one_server_forks_every_memory_size_and_timeout_with_its_own_limits():
+    """The SQS (128 MB, 5 s) and thumbnail (256 MB, 10 s) exercises fork from the server the 3-s
+    exercises warmed: none waits ~1 s for a server of its own. Each runtime still gets its own
+    function's limits (RuntimeLimits.for_function: CPU 120 s + 30 s per second of timeout plus
+    5, address space memory + 512 MB; and a memory cgroup of its own)."""
     launcher = ForkServerLauncher(BwrapLauncher())
     try:
-        launcher.warm(128)
+        seen = {}
+        for memory_mb, timeout_s in [(128, 3), (128, 5), (256, 10)]:
+            runtime = RuntimeProcess.start(launcher, memory_mb=memory_mb, timeout_s=timeout_s)
+            try:
+                assert runtime.init(code=LIMITS, function_name="limits", timeout_s=timeout_s).ok
+                seen[memory_mb, timeout_s] = runtime.invoke(str(uuid.uuid4()), {}).record["result"]
+                if runtime.proc.cgroup is not None:
+                    limit = int((runtime.proc.cgroup.dirs["memory"] / "memory.limit_in_bytes").read_text())
+                    assert limit == BwrapLauncher().jail_limits.memory_limit_bytes(memory_mb)
+            finally:
+                runtime.kill()
+        assert seen == {
+            (128, 3): [215, (128 + 512) * MIB],
+            (128, 5): [275, (128 + 512) * MIB],
+            (256, 10): [425, (256 + 512) * MIB],
+        }
         (server,) = launcher.servers()
-        assert run(launcher, CPU_LIMIT, timeout_s=3.0).record["result"] == [210, 215]
-        assert run(launcher, CPU_LIMIT, timeout_s=5.0).record["result"] == [270, 275]
-        assert launcher.servers() == [server] and server.forks == 2
-        runtime = RuntimeProcess.start(launcher, memory_mb=256, timeout_s=3.0)
-        runtime.kill()
-        assert sorted(s.memory_mb for s in launcher.servers()) == [128, 256]  # the size is its jail's limit
+        assert server.forks == 3 and server.memory_mb == 1024
     finally:
-        launcher.shutdown()
-
-
-def test_a_worker_process_starts_with_the_course_s_fork_servers_running(settings):
-    """So that the first submission to the thumbnail exercise (256 MB) is a fork, not a ~1 s start."""
-    from sandbox import fleet
-
-    settings.SANDBOX_WARM_POOL_PREWARM = ["128:3"]
-    settings.SANDBOX_FORK_SERVER_PREWARM = [128, 256]
-    launcher = ForkServerLauncher(BwrapLauncher())
-    pool = WarmPool(launcher, size=1)
-    try:
-        fleet.prewarm(pool)
-        assert sorted(s.memory_mb for s in launcher.servers()) == [128, 256]
-        assert all(s.alive for s in launcher.servers())
-        assert pool.wait_until_full(PoolKey.of(128, 3), timeout=60), pool.describe()
-        assert pool.idle_count(PoolKey.of(256, 10)) == 0  # servers only: ready runtimes cost memory
-    finally:
-        pool.shutdown()
         launcher.shutdown()
