@@ -337,7 +337,7 @@ class ForkServerLauncher:
         return self.base.describe() + ", forked from a warm server"
 
     def _server(self, memory_mb: int) -> ForkServer:
-        key = max(memory_mb, SHARED_UP_TO_MB)  # larger functions (``manage.py invoke``) get their own
+        key = max(memory_mb, SHARED_UP_TO_MB)  # a larger function (over the schema's maximum) gets its own
         with self._lock:
             if self._closed:
                 raise ForkServerError("the fork servers were shut down")
