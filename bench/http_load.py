@@ -83,12 +83,12 @@ class Client:
         """Poll with HX-Request until 286; (status, polls). "lost" past the deadline.
 
         ``interval`` None: wait as long as each fragment's own ``hx-trigger`` says, as the page does
-        (``first`` from the POST's answer).
+        (``first`` from the POST's answer; None there means it was final already).
         """
         polls = 0
         delay = first
         while True:
-            time.sleep(interval if interval is not None else (delay if delay is not None else 0.7))
+            time.sleep(interval if interval is not None else delay or 0.0)
             if time.monotonic() > deadline:
                 return "lost", polls
             answer = self.http.get(

@@ -1,5 +1,7 @@
 """The schema of exercise.yaml (documented in docs/authoring.md)."""
 
+from sandbox.jail.limits import MAX_FUNCTION_MEMORY_MB
+
 EXERCISE_SCHEMA: dict = {
     "type": "object",
     "additionalProperties": False,
@@ -9,7 +11,7 @@ EXERCISE_SCHEMA: dict = {
         "handler": {"type": "string", "pattern": r"^lambda_function\.[A-Za-z_][A-Za-z0-9_]*$"},
         "function_name": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"},
         "timeout": {"type": "number", "minimum": 1, "maximum": 30},
-        "memory": {"type": "integer", "minimum": 128, "maximum": 1024},
+        "memory": {"type": "integer", "minimum": 128, "maximum": MAX_FUNCTION_MEMORY_MB},
         "trigger": {"enum": ["s3", "alb", "sqs", "direct"]},
         "alb_multi_value": {"type": "boolean"},
         "report_batch_item_failures": {"type": "boolean"},

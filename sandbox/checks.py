@@ -207,6 +207,21 @@ def expect_batch(ctx: CheckContext, *, retried: list[str], hint: str = "") -> No
         )
 
 
+def expect_readable_batch_response(ctx: CheckContext, *, expected: dict[str, Any]):
+    """The SQS batch outcome, once Lambda could read the response (else the whole batch comes back)."""
+    batch = ctx.batch
+    if batch is None:
+        raise CheckFailed("This case did not come from an SQS event source mapping.")
+    if batch.whole_batch_failed:
+        raise CheckFailed(
+            f"Lambda could not read your response, so the whole batch comes back: {batch.reason}",
+            expected=expected,
+            got=ctx.result,
+            hint='Return {"batchItemFailures": [{"itemIdentifier": record["messageId"]}, ...]}.',
+        )
+    return batch
+
+
 def expect_log_line(ctx: CheckContext, pattern: str, *, hint: str = "") -> None:
     """A line of the invocation's log matches this regular expression."""
     import re

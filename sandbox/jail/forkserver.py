@@ -40,7 +40,7 @@ from .bwrap import (
     JailProcess,
     seccomp_program,
 )
-from .limits import JAIL_GID, JAIL_UID, MIB
+from .limits import JAIL_GID, JAIL_UID, MAX_FUNCTION_MEMORY_MB, MIB
 from .process import RuntimeProcess
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,6 @@ log = logging.getLogger(__name__)
 # The server's own memory (CPython + boto3 + moto warmed, ~130 MiB resident) on top of
 # one runtime's limit: its cgroup holds the server and the runtimes it forked.
 SERVER_MEMORY_MB = 384
-# The memory size a server's jail is limited for: one server forks every runtime up to it.
-SHARED_UP_TO_MB = 1024
 SERVER_EXTRA_PIDS = 64  # the server, the inits and the idle runtimes, beside one runtime's 1,024 tasks
 REPLY_TIMEOUT_S = 10.0
 
@@ -337,7 +335,9 @@ class ForkServerLauncher:
         return self.base.describe() + ", forked from a warm server"
 
     def _server(self, memory_mb: int) -> ForkServer:
-        key = max(memory_mb, SHARED_UP_TO_MB)  # a larger function (over the schema's maximum) gets its own
+        key = max(
+            memory_mb, MAX_FUNCTION_MEMORY_MB
+        )  # a larger function (over the schema's maximum) gets its own
         with self._lock:
             if self._closed:
                 raise ForkServerError("the fork servers were shut down")

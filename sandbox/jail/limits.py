@@ -12,6 +12,10 @@ from .launcher import PROCESSES
 
 MIB = 1024 * 1024
 
+# The largest function memory an exercise may ask for (course/exercise_schema.py); one fork
+# server per worker process covers every size up to it (sandbox/jail/forkserver.py).
+MAX_FUNCTION_MEMORY_MB = 1024
+
 # The jail's user, as on Lambda (``id`` there prints uid=993(sbx_user1051) gid=990).
 JAIL_UID = 993
 JAIL_GID = 990

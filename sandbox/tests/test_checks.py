@@ -11,6 +11,7 @@ from sandbox.checks import (
     expect_equal,
     expect_http,
     expect_log_line,
+    expect_readable_batch_response,
     expect_s3_object,
     expect_schema,
 )
@@ -90,6 +91,26 @@ def test_expect_batch():
     expect_batch(ctx, retried=["m2"])
     with pytest.raises(CheckFailed, match='Expected only \\["m1"\\] to be retried'):
         expect_batch(ctx, retried=["m1"])
+
+
+def test_expect_readable_batch_response():
+    ids = ["m1", "m2"]
+    readable = {"batchItemFailures": [{"itemIdentifier": "m2"}]}
+    ctx = CheckContext(
+        event={}, result=readable,
+        batch=sqs_batch_outcome(message_ids=ids, response=readable, raised=False, report_batch_item_failures=True),
+    )  # fmt: skip
+    assert expect_readable_batch_response(ctx, expected=readable).retried == ["m2"]
+    unreadable = {"batchItemFailures": [{"id": "m2"}]}  # no itemIdentifier: Lambda cannot use it
+    ctx = CheckContext(
+        event={}, result=unreadable,
+        batch=sqs_batch_outcome(message_ids=ids, response=unreadable, raised=False, report_batch_item_failures=True),
+    )  # fmt: skip
+    with pytest.raises(
+        CheckFailed, match="could not read your response, so the whole batch comes back"
+    ) as failed:
+        expect_readable_batch_response(ctx, expected=readable)
+    assert failed.value.expected == readable and failed.value.got == unreadable
 
 
 def test_expect_log_line():

@@ -7,7 +7,7 @@ deleted, which come back); `ctx.dynamodb_items` is the table after the invocatio
 import json
 from decimal import Decimal, InvalidOperation
 
-from sandbox.checks import CheckContext, CheckFailed, show
+from sandbox.checks import CheckContext, CheckFailed, expect_readable_batch_response, show
 
 FLOAT_ERROR = "Float types are not supported"
 DECIMAL_HINT = (
@@ -82,19 +82,10 @@ def _describe(message: dict) -> str:
 
 def reports_failures(ctx: CheckContext) -> None:
     """Exactly the bad messages are reported, in record order; the others are deleted."""
-    batch = ctx.batch
-    assert batch is not None
     messages = _messages(ctx)
     expected_ids = [m["id"] for m in messages if m["fails"]]
     expected = {"batchItemFailures": [{"itemIdentifier": i} for i in expected_ids]}
-
-    if batch.whole_batch_failed:
-        raise CheckFailed(
-            f"Lambda could not read your response, so the whole batch fails: {batch.reason}",
-            expected=expected,
-            got=ctx.result,
-            hint='Return {"batchItemFailures": [{"itemIdentifier": record["messageId"]}, ...]}.',
-        )
+    batch = expect_readable_batch_response(ctx, expected=expected)
 
     retried = set(batch.retried)
     good = [m for m in messages if not m["fails"]]

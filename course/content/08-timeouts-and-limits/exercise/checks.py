@@ -7,7 +7,7 @@ the function's timeout skipped the work, whatever its table says.
 
 import json
 
-from sandbox.checks import CheckContext, CheckFailed, show
+from sandbox.checks import CheckContext, CheckFailed, expect_readable_batch_response, show
 
 # Finishing the jobs that fit in the timeout minus this much is enough to pass: the handler
 # needs a margin for the last write and its return, and a busy machine runs a little slower.
@@ -38,18 +38,10 @@ def _enough(jobs: list[dict], budget_ms: int) -> list[dict]:
 
 def reports_unfinished_jobs(ctx: CheckContext) -> None:
     """Every job is either finished (in the table) or reported in batchItemFailures, never both."""
-    batch = ctx.batch
-    assert batch is not None
     jobs = _jobs(ctx)
     finished = _finished(ctx)
     expected = {"batchItemFailures": [{"itemIdentifier": j["id"]} for j in jobs if j["job_id"] not in finished]}
-    if batch.whole_batch_failed:
-        raise CheckFailed(
-            f"Lambda could not read your response, so the whole batch comes back: {batch.reason}",
-            expected=expected,
-            got=ctx.result,
-            hint='Return {"batchItemFailures": [{"itemIdentifier": record["messageId"]}, ...]}.',
-        )
+    batch = expect_readable_batch_response(ctx, expected=expected)
     retried = set(batch.retried)
     for job in jobs:
         done, reported = job["job_id"] in finished, job["id"] in retried
